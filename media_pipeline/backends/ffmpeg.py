@@ -1,0 +1,236 @@
+"""ffprobe and ffmpeg: probing against an allowlist, decoding, encoding and checking outputs.
+
+Every call passes -protocol_whitelist file (and pipe where used) and, when reading user media, a
+-format_whitelist: ffmpeg would otherwise follow what a file asks for (an HLS playlist renamed .mp3 opens
+URLs). User media is decoded with the probed format forced, so a second detection cannot pick another.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+
+from media_pipeline.backends.errors import PermanentError, TransientError
+from media_pipeline.backends.process import resolve_program, run
+
+# Demuxer name as ffprobe reports it -> the name to force with -f when decoding.
+AUDIO_DEMUXERS: dict[str, str] = {
+    "wav": "wav",
+    "flac": "flac",
+    "mp3": "mp3",
+    "mov,mp4,m4a,3gp,3g2,mj2": "mov",
+    "aac": "aac",
+    "ogg": "ogg",
+    "matroska,webm": "matroska",
+}
+AUDIO_FORMAT_WHITELIST = "wav,flac,mp3,mov,aac,ogg,matroska"
+ALLOWED_AUDIO_DESCRIPTION = "WAV, FLAC, MP3, M4A/AAC, Ogg (Vorbis or Opus) or WebM"
+IMAGE_FORMAT_WHITELIST = "png_pipe,image2"
+PCM_SAMPLE_RATE = 16_000
+
+
+@dataclass(frozen=True)
+class AudioProbe:
+    format_name: str
+    force_format: str
+    codec: str
+    duration: float | None
+    sample_rate: int | None
+    channels: int | None
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    format_name: str
+    duration: float
+    video_codec: str
+    video_profile: str
+    pix_fmt: str
+    width: int
+    height: int
+    audio_codec: str | None
+    audio_sample_rate: int | None
+    raw: dict[str, Any]
+
+
+def _ffprobe() -> str:
+    return resolve_program(settings.PAPERCAST_FFPROBE)
+
+
+def _ffmpeg() -> str:
+    return resolve_program(settings.PAPERCAST_FFMPEG)
+
+
+def _timeout() -> float:
+    return float(settings.PAPERCAST_FFMPEG_TIMEOUT)
+
+
+def _probe_json(path: Path, *, format_whitelist: str | None) -> dict[str, Any] | None:
+    args = [_ffprobe(), "-v", "error", "-protocol_whitelist", "file"]
+    if format_whitelist:
+        args += ["-format_whitelist", format_whitelist]
+    args += ["-show_format", "-show_streams", "-of", "json", "file:" + str(path)]
+    proc = run(args, timeout=min(_timeout(), 120))
+    if proc.returncode != 0:
+        return None
+    try:
+        data: dict[str, Any] = json.loads(proc.stdout.decode("utf-8", "replace"))
+    except json.JSONDecodeError:
+        return None
+    return data
+
+
+def _float(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if number == number and number >= 0 else None
+
+
+def probe_audio(path: Path) -> AudioProbe:
+    """Identify user audio. Raises PermanentError naming what is wrong when it is not allowed audio."""
+    data = _probe_json(path, format_whitelist=AUDIO_FORMAT_WHITELIST)
+    if not data or "format" not in data:
+        raise PermanentError(
+            "The file is not audio in a format papercast accepts "
+            f"({ALLOWED_AUDIO_DESCRIPTION}). Convert it to one of these and upload it again."
+        )
+    format_name = str(data["format"].get("format_name", ""))
+    force = AUDIO_DEMUXERS.get(format_name)
+    if force is None:
+        raise PermanentError(
+            f"The file is {format_name or 'of an unknown format'}, which papercast does not accept; "
+            f"use {ALLOWED_AUDIO_DESCRIPTION}."
+        )
+    audio_streams = [s for s in data.get("streams", []) if s.get("codec_type") == "audio"]
+    if not audio_streams:
+        raise PermanentError("The file has no audio stream. Upload the narration as an audio file.")
+    stream = audio_streams[0]
+    duration = _float(data["format"].get("duration")) or _float(stream.get("duration"))
+    sample_rate = stream.get("sample_rate")
+    return AudioProbe(
+        format_name=format_name,
+        force_format=force,
+        codec=str(stream.get("codec_name", "")),
+        duration=duration,
+        sample_rate=int(sample_rate) if sample_rate and str(sample_rate).isdigit() else None,
+        channels=stream.get("channels"),
+    )
+
+
+def decode_audio(path: Path, probe: AudioProbe, *, max_seconds: float | None = None) -> np.ndarray:
+    """Decode to 16 kHz mono float32 with the probed format forced (whisper's input format)."""
+    args = [
+        _ffmpeg(), "-nostdin", "-v", "error", "-protocol_whitelist", "file",
+        "-format_whitelist", AUDIO_FORMAT_WHITELIST, "-f", probe.force_format, "-i", "file:" + str(path),
+    ]  # fmt: skip
+    if max_seconds is not None:
+        args += ["-t", f"{max_seconds:.3f}"]
+    args += ["-vn", "-ac", "1", "-ar", str(PCM_SAMPLE_RATE), "-f", "s16le", "-acodec", "pcm_s16le", "pipe:1"]
+    proc = run(args, timeout=_timeout())
+    if proc.returncode != 0:
+        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no detail"]
+        raise PermanentError(f"The audio could not be decoded ({detail[0]}). The file may be damaged.")
+    samples = np.frombuffer(proc.stdout, dtype=np.int16).astype(np.float32) / 32768.0
+    if samples.size == 0:
+        raise PermanentError("The audio decodes to nothing: the file holds no sound.")
+    return samples
+
+
+def probe_video(path: Path) -> VideoProbe:
+    """Facts about a video papercast made, for validating it before it is published."""
+    data = _probe_json(path, format_whitelist="mov")
+    if not data:
+        raise PermanentError("ffprobe could not read the rendered video.")
+    streams = data.get("streams", [])
+    video = next((s for s in streams if s.get("codec_type") == "video"), None)
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    if video is None:
+        raise PermanentError("The rendered file has no video stream.")
+    return VideoProbe(
+        format_name=str(data["format"].get("format_name", "")),
+        duration=_float(data["format"].get("duration")) or 0.0,
+        video_codec=str(video.get("codec_name", "")),
+        video_profile=str(video.get("profile", "")),
+        pix_fmt=str(video.get("pix_fmt", "")),
+        width=int(video.get("width", 0)),
+        height=int(video.get("height", 0)),
+        audio_codec=str(audio.get("codec_name")) if audio else None,
+        audio_sample_rate=int(audio["sample_rate"]) if audio and audio.get("sample_rate") else None,
+        raw=data,
+    )
+
+
+def encode_wav_to(path_in: Path, path_out: Path, *, sample_rate: int = 48_000) -> None:
+    """Re-encode a WAV we made (narration) to 48 kHz mono PCM WAV, the render's audio input format."""
+    args = [
+        _ffmpeg(), "-nostdin", "-v", "error", "-protocol_whitelist", "file", "-f", "wav", "-i", "file:" + str(path_in),
+        "-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_s16le", "-f", "wav", "-y", "file:" + str(path_out),
+    ]  # fmt: skip
+    _check(run(args, timeout=_timeout()), "convert the narration audio")
+
+
+def run_ffmpeg(
+    args: Sequence[str],
+    *,
+    what: str,
+    expected_seconds: float | None = None,
+    on_progress: Callable[[float], None] | None = None,
+) -> None:
+    """Run ffmpeg with `-progress` on stdout, reporting the fraction done; kill the group on timeout.
+
+    `args` are ffmpeg's arguments after the program name. Raises TransientError on timeout and
+    PermanentError with ffmpeg's last error lines on failure.
+    """
+    full = [_ffmpeg(), "-nostdin", "-hide_banner", "-v", "error", "-progress", "pipe:1", "-nostats", *args]
+    deadline = time.monotonic() + _timeout()
+    proc = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    stderr_chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: stderr_chunks.append(proc.stderr.read() if proc.stderr else b""), daemon=True)
+    reader.start()
+    timer = threading.Timer(max(deadline - time.monotonic(), 0.1), _kill, args=(proc,))
+    timer.start()
+    try:
+        assert proc.stdout is not None
+        for raw_line in proc.stdout:
+            line = raw_line.decode("ascii", "replace").strip()
+            if on_progress and expected_seconds and line.startswith("out_time_us="):
+                value = line.split("=", 1)[1]
+                if value.lstrip("-").isdigit():
+                    on_progress(min(max(int(value) / 1e6 / expected_seconds, 0.0), 1.0))
+        proc.wait()
+    except BaseException:
+        _kill(proc)
+        raise
+    finally:
+        timer.cancel()
+        reader.join(timeout=5)
+    if time.monotonic() >= deadline and proc.returncode != 0:
+        raise TransientError(f"ffmpeg did not {what} within {_timeout():.0f} s (PAPERCAST_FFMPEG_TIMEOUT).")
+    if proc.returncode != 0:
+        detail = b"".join(stderr_chunks).decode("utf-8", "replace").strip().splitlines()[-3:]
+        raise PermanentError(f"ffmpeg could not {what}: {' / '.join(detail) or f'exit code {proc.returncode}'}")
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, 9)
+    except ProcessLookupError:
+        pass
+
+
+def _check(proc: subprocess.CompletedProcess[bytes], what: str) -> None:
+    if proc.returncode != 0:
+        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+        raise PermanentError(f"ffmpeg could not {what}: {' / '.join(detail) or f'exit code {proc.returncode}'}")

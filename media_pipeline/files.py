@@ -1,0 +1,75 @@
+"""Moving files between the configured storage (local disk or S3) and local temp dirs.
+
+Outputs are written under generated names and never overwritten; a name, once pointed at by a row,
+always means the same bytes, so the name can stand for the content in cheap fingerprints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db.models.fields.files import FieldFile
+
+from media_pipeline.backends.errors import PermanentError
+from media_pipeline.fingerprint import sha256_chunks
+
+
+@contextlib.contextmanager
+def private_tempdir(prefix: str = "papercast-") -> Iterator[Path]:
+    """A directory only this process can read (mkdtemp makes it 0700); removed with its contents."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def local_path(field: FieldFile, directory: Path, stem: str) -> Path:
+    """A local copy of a stored file (the file itself where the storage is local disk)."""
+    if not field or not field.name:
+        raise PermanentError("The file this stage needs is missing.")
+    storage = field.storage
+    if not storage.exists(field.name):
+        raise PermanentError(f"The stored file {field.name!r} is missing from storage.")
+    try:
+        return Path(storage.path(field.name))
+    except NotImplementedError:
+        pass
+    suffix = Path(field.name).suffix if Path(field.name).suffix.isascii() else ""
+    target = directory / f"{stem}{suffix}"
+    with storage.open(field.name, "rb") as source, target.open("wb") as sink:
+        shutil.copyfileobj(source, sink, length=1024 * 1024)
+    return target
+
+
+def file_sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return sha256_chunks(iter(lambda: handle.read(1024 * 1024), b""))
+
+
+def generated_name(folder: str, suffix: str) -> str:
+    return f"{folder.strip('/')}/{uuid.uuid4().hex}{suffix}"
+
+
+def save_file(folder: str, source: Path, suffix: str) -> str:
+    """Store a finished local file under a generated name; returns the storage name."""
+    with source.open("rb") as handle:
+        return default_storage.save(generated_name(folder, suffix), File(handle))
+
+
+def delete_quietly(names: list[str]) -> None:
+    """Remove files that no row points at (a failed write); missing ones are fine."""
+    for name in names:
+        with contextlib.suppress(FileNotFoundError, OSError):
+            default_storage.delete(name)
+
+
+def paper_folder(project_id: int, paper_id: int) -> str:
+    return f"projects/{project_id}/papers/{paper_id}"

@@ -1,0 +1,266 @@
+"""What the pipeline makes, and the record of each stage run.
+
+Every output row carries the fingerprint of the inputs it was made from (sha256 over input content,
+backend, model and parameters); a stage that finds an output with the current fingerprint reuses it.
+Only media_pipeline.pipeline writes StageRun.status.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from projects.models import Paper
+
+
+class Stage(models.TextChoices):
+    """The stages, in pipeline order (see pipeline.STAGE_ORDER)."""
+
+    NARRATE = "narrate", "Narrate"
+    TRANSCRIBE = "transcribe", "Transcribe"
+    CHUNK = "chunk", "Chunk"
+    SUMMARIZE = "summarize", "Summarize"
+    ILLUSTRATE = "illustrate", "Illustrate"
+    RENDER = "render", "Render"
+
+
+class RunStatus(models.TextChoices):
+    """pending -> running -> succeeded | failed.
+
+    running -> pending again when a transient error or the reaper returns it for another attempt;
+    running -> failed when attempts are spent or the error is permanent. succeeded and failed are final
+    for that row: a re-run is a new StageRun.
+    """
+
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+ACTIVE_STATUSES = (RunStatus.PENDING, RunStatus.RUNNING)
+
+
+class StageRun(models.Model):
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="stage_runs")
+    stage = models.CharField(max_length=12, choices=Stage.choices)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    progress = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(100)])
+    error = models.TextField(blank=True)
+    input_fingerprint = models.CharField(max_length=64, blank=True)
+    force = models.BooleanField(default=False, help_text="Redo the stage even if its outputs are current.")
+    until_stage = models.CharField(
+        max_length=12, choices=Stage.choices, blank=True, help_text="Stop the pipeline after this stage."
+    )
+    reused = models.BooleanField(default=False, help_text="The outputs were current; no engine was called.")
+    metrics = models.JSONField(default=dict, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # At most one pipeline moves a paper at a time: a second start is refused by the database.
+            models.UniqueConstraint(
+                fields=["paper"],
+                condition=models.Q(status__in=["pending", "running"]),
+                name="stagerun_one_active_per_paper",
+            ),
+            models.CheckConstraint(condition=models.Q(progress__lte=100), name="stagerun_progress_max_100"),
+        ]
+        indexes = [
+            models.Index(fields=["paper", "stage", "-created_at"]),
+            models.Index(fields=["status", "heartbeat_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stage} of paper {self.paper_id}: {self.status}"
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class Transcription(models.Model):
+    """One transcription of a paper's narration. The paper's current one is its newest."""
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="transcriptions")
+    engine = models.CharField(max_length=40)
+    model = models.CharField(max_length=500)
+    language = models.CharField(max_length=16, blank=True)
+    text = models.TextField(blank=True)
+    duration = models.FloatField(help_text="Length of the audio in seconds.")
+    audio_fingerprint = models.CharField(max_length=64, help_text="sha256 of the audio file's bytes.")
+    input_fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["paper", "input_fingerprint"])]
+
+    def __str__(self) -> str:
+        return f"Transcription {self.pk} of paper {self.paper_id} ({self.model})"
+
+
+class Segment(models.Model):
+    """A whisper segment with every field whisper returns for it."""
+
+    transcription = models.ForeignKey(Transcription, on_delete=models.CASCADE, related_name="segments")
+    index = models.PositiveIntegerField()
+    start = models.FloatField()
+    end = models.FloatField()
+    text = models.TextField()
+    tokens = models.JSONField(default=list, blank=True)
+    temperature = models.FloatField(null=True, blank=True)
+    avg_logprob = models.FloatField(null=True, blank=True)
+    compression_ratio = models.FloatField(null=True, blank=True)
+    no_speech_prob = models.FloatField(null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["transcription", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["transcription", "index"], name="segment_unique_index"),
+            models.CheckConstraint(condition=models.Q(end__gte=models.F("start")), name="segment_end_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"[{self.start:.2f}-{self.end:.2f}] {self.text[:60]}"
+
+
+class Word(models.Model):
+    transcription = models.ForeignKey(Transcription, on_delete=models.CASCADE, related_name="words")
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="words")
+    index = models.PositiveIntegerField(help_text="Position in the whole transcription.")
+    start = models.FloatField()
+    end = models.FloatField()
+    text = models.CharField(max_length=200)
+    confidence = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["transcription", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["transcription", "index"], name="word_unique_index"),
+            models.CheckConstraint(condition=models.Q(end__gte=models.F("start")), name="word_end_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.text} [{self.start:.2f}-{self.end:.2f}]"
+
+
+class Chunk(models.Model):
+    """A scene: a stretch of narration shown with one image."""
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="chunks")
+    transcription = models.ForeignKey(Transcription, null=True, on_delete=models.SET_NULL, related_name="chunks")
+    index = models.PositiveIntegerField()
+    start = models.FloatField()
+    end = models.FloatField()
+    text = models.TextField()
+    input_fingerprint = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["paper", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["paper", "index"], name="chunk_unique_index"),
+            models.CheckConstraint(condition=models.Q(end__gte=models.F("start")), name="chunk_end_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Scene {self.index + 1} [{self.start:.2f}-{self.end:.2f}]"
+
+
+class Summary(models.Model):
+    """A scene's core idea and image prompt. A person's edit (edited_by_human) survives re-runs."""
+
+    chunk = models.OneToOneField(Chunk, on_delete=models.CASCADE, related_name="summary")
+    summary = models.TextField()
+    image_prompt = models.TextField()
+    negative_prompt = models.TextField(blank=True)
+    backend = models.CharField(max_length=40)
+    model = models.CharField(max_length=200, blank=True)
+    prompt_version = models.CharField(max_length=40)
+    input_fingerprint = models.CharField(max_length=64)
+    edited_by_human = models.BooleanField(default=False)
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "summaries"
+
+    def __str__(self) -> str:
+        return self.summary[:80]
+
+
+def _no_upload(instance: object, filename: str) -> str:  # pragma: no cover - names are always generated
+    raise RuntimeError("pipeline files are saved under generated names")
+
+
+class Image(models.Model):
+    """A candidate image for a scene; exactly one per scene is selected."""
+
+    chunk = models.ForeignKey(Chunk, on_delete=models.CASCADE, related_name="images")
+    file = models.FileField(upload_to=_no_upload, max_length=500)
+    prompt = models.TextField()
+    negative_prompt = models.TextField(blank=True)
+    seed = models.BigIntegerField()
+    backend = models.CharField(max_length=40)
+    model = models.CharField(max_length=200, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    selected = models.BooleanField(default=False)
+    selected_by_human = models.BooleanField(default=False)
+    input_fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["chunk", "-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chunk"], condition=models.Q(selected=True), name="image_one_selected_per_chunk"
+            ),
+        ]
+        indexes = [models.Index(fields=["chunk", "input_fingerprint"])]
+
+    def __str__(self) -> str:
+        return f"Image {self.pk} for {self.chunk}"
+
+
+class Video(models.Model):
+    """A rendered video with its captions. The paper's current video is its newest."""
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="videos")
+    file = models.FileField(upload_to=_no_upload, max_length=500)
+    srt = models.FileField(upload_to=_no_upload, max_length=500)
+    vtt = models.FileField(upload_to=_no_upload, max_length=500, blank=True)
+    thumbnail = models.FileField(upload_to=_no_upload, max_length=500, blank=True)
+    chapters = models.JSONField(default=list, blank=True)
+    duration = models.FloatField()
+    width = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    height = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    settings_fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["paper", "settings_fingerprint"])]
+
+    def __str__(self) -> str:
+        return f"Video {self.pk} of paper {self.paper_id} ({self.width}x{self.height}, {self.duration:.1f} s)"

@@ -1,0 +1,413 @@
+"""Stage order, starting, claiming, finishing, retrying and reaping runs. The only writer of StageRun.status.
+
+Flow: `pipeline_start` creates a pending StageRun for the first stage whose outputs are not current and
+enqueues it when the transaction commits. A worker calls `stage_run_execute(run_id)`, which claims the run
+with a conditional UPDATE (pending -> running; zero rows means another worker has it), runs the stage
+outside any transaction, then in one transaction marks it succeeded and creates and enqueues the next
+stage's run. Stages are idempotent, so a run delivered twice, or retried after a crash, does no work twice.
+
+Errors: PermanentError fails the run at once (bad input: retrying cannot help). TransientError returns it
+to pending for another attempt after a backoff, until PAPERCAST_MAX_ATTEMPTS. Anything else is a bug: the
+run fails with the error's type and message (and the traceback in the log). Attempts are counted here at
+claim time, because django-q2 never sees a worker that was killed; the reaper (run every minute) returns
+runs whose worker stopped sending heartbeats to pending, or fails them when their attempts are spent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import timedelta
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from media_pipeline.backends.errors import BackendError, PermanentError, TransientError
+from media_pipeline.models import ACTIVE_STATUSES, RunStatus, Stage, StageRun
+from media_pipeline.stages import StageResult, chunk, illustrate, narrate, render, summarize, transcribe
+from projects.models import Paper, SourceKind
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+logger = logging.getLogger(__name__)
+
+STAGE_ORDER: tuple[Stage, ...] = (
+    Stage.NARRATE,
+    Stage.TRANSCRIBE,
+    Stage.CHUNK,
+    Stage.SUMMARIZE,
+    Stage.ILLUSTRATE,
+    Stage.RENDER,
+)
+STAGE_MODULES: dict[str, ModuleType] = {
+    Stage.NARRATE: narrate,
+    Stage.TRANSCRIBE: transcribe,
+    Stage.CHUNK: chunk,
+    Stage.SUMMARIZE: summarize,
+    Stage.ILLUSTRATE: illustrate,
+    Stage.RENDER: render,
+}
+# Stages that load a large model; they go to the `gpu` cluster (a GPU machine runs its qcluster).
+GPU_STAGES = frozenset({Stage.TRANSCRIBE})
+HEARTBEAT_SECONDS = 2.0
+
+
+class PipelineError(Exception):
+    """A request the pipeline refuses; the message is for the user."""
+
+
+class PipelineBusy(PipelineError):
+    pass
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    run_id: int
+    paper_id: int
+    stage: str
+    status: str
+    progress: int
+    error: str = ""
+
+
+Listener = Callable[[RunEvent], None]
+_listeners: ContextVar[tuple[Listener, ...]] = ContextVar("pipeline_listeners", default=())
+_inline_queue: ContextVar[list[int] | None] = ContextVar("pipeline_inline_queue", default=None)
+
+
+def stages_for(paper: Paper) -> list[Stage]:
+    """The stages a paper goes through: audio papers have their narration already."""
+    if paper.source_kind == SourceKind.AUDIO:
+        return [s for s in STAGE_ORDER if s != Stage.NARRATE]
+    return list(STAGE_ORDER)
+
+
+def queue_for(stage: str) -> str:
+    return "gpu" if stage in GPU_STAGES else "default"
+
+
+# --- Observing (progress bars) -------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def observe(listener: Listener) -> Iterator[None]:
+    """Call `listener` with every state change and progress step of runs executed in this context."""
+    token = _listeners.set((*_listeners.get(), listener))
+    try:
+        yield
+    finally:
+        _listeners.reset(token)
+
+
+def _emit(run: StageRun, status: str, progress: int, error: str = "") -> None:
+    for listener in _listeners.get():
+        listener(RunEvent(run.pk, run.paper_id, run.stage, status, progress, error))
+
+
+# --- Starting ------------------------------------------------------------------------------------------
+
+
+def _check_stage(paper: Paper, stage: str | None, what: str) -> Stage | None:
+    if stage is None:
+        return None
+    stages = stages_for(paper)
+    if stage not in stages:
+        names = ", ".join(stages)
+        raise PipelineError(f"{what} {stage!r} is not a stage of this paper; its stages are: {names}.")
+    return Stage(stage)
+
+
+def first_stale_stage(paper: Paper, stages: list[Stage]) -> Stage | None:
+    """The first stage whose outputs were not made from its current inputs (None: all are current).
+
+    A stage whose inputs cannot even be computed (bad input, missing upstream output) counts as stale:
+    running it is what reports the problem.
+    """
+    for stage in stages:
+        try:
+            _, current = STAGE_MODULES[stage].status(paper)
+        except BackendError:
+            return stage
+        if not current:
+            return stage
+    return None
+
+
+def pipeline_start(
+    paper: Paper,
+    *,
+    from_stage: str | None = None,
+    until: str | None = None,
+    requested_by: AbstractBaseUser | None = None,
+) -> StageRun | None:
+    """Start (or resume) the paper's pipeline; returns the first run, or None when all is current.
+
+    Without from_stage it resumes at the first stage that is not current, reusing everything before it.
+    With from_stage, that stage is redone (forced) and the later ones run after it. Idempotent while a
+    run is active: a second start raises PipelineBusy rather than starting a second pipeline.
+    """
+    start = _check_stage(paper, from_stage, "from_stage")
+    stop = _check_stage(paper, until, "until")
+    stages = stages_for(paper)
+    if stop is not None:
+        stages = stages[: stages.index(stop) + 1]
+    if start is not None:
+        if start not in stages:
+            raise PipelineError(f"from_stage {start!r} comes after until {stop!r}.")
+        first: Stage | None = start
+    else:
+        first = first_stale_stage(paper, stages)
+    if first is None:
+        return None
+    return _create_run(paper, first, force=start is not None, until=stop, requested_by=requested_by)
+
+
+def _create_run(
+    paper: Paper, stage: Stage, *, force: bool, until: Stage | None, requested_by: AbstractBaseUser | None
+) -> StageRun:
+    try:
+        with transaction.atomic():
+            run = StageRun.objects.create(
+                paper=paper,
+                stage=stage,
+                status=RunStatus.PENDING,
+                force=force,
+                until_stage=until or "",
+                requested_by=requested_by,
+                heartbeat_at=timezone.now(),
+            )
+            _enqueue_on_commit(run.pk, stage)
+    except IntegrityError:
+        active = StageRun.objects.filter(paper=paper, status__in=ACTIVE_STATUSES).first()
+        where = f"{active.stage} is {active.status}" if active else "a run is active"
+        raise PipelineBusy(f"The pipeline of this paper is already running ({where}).") from None
+    return run
+
+
+# --- Queueing ------------------------------------------------------------------------------------------
+
+
+def _enqueue_on_commit(run_id: int, stage: str) -> None:
+    # After commit only: a worker must never see a run id whose row a rollback removes.
+    transaction.on_commit(lambda: _dispatch(run_id, stage))
+
+
+def _dispatch(run_id: int, stage: str) -> None:
+    queue = _inline_queue.get()
+    if queue is not None:
+        queue.append(run_id)
+        return
+    if settings.PAPERCAST_QUEUE_SYNC:
+        drain([run_id])
+        return
+    from django_q.tasks import async_task
+
+    async_task("media_pipeline.tasks.stage_run_task", run_id, cluster=queue_for(stage), q_options={"task_name": f"{stage}-{run_id}"})
+
+
+@contextlib.contextmanager
+def inline() -> Iterator[list[int]]:
+    """Within this block, runs are executed in this process (by `drain`) instead of by workers."""
+    queue: list[int] = []
+    token = _inline_queue.set(queue)
+    try:
+        yield queue
+    finally:
+        _inline_queue.reset(token)
+
+
+def drain(run_ids: list[int] | None = None) -> None:
+    """Execute queued runs in this process, in order, including the ones they enqueue, until none is left."""
+    queue = _inline_queue.get()
+    if queue is None:
+        with inline() as fresh:
+            fresh.extend(run_ids or [])
+            drain()
+        return
+    queue.extend(run_ids or [])
+    while queue:
+        stage_run_execute(queue.pop(0))
+
+
+# --- Executing -----------------------------------------------------------------------------------------
+
+
+def stage_run_claim(run_id: int) -> bool:
+    """pending -> running, counting the attempt. False when the run is not pending (someone has it)."""
+    now = timezone.now()
+    return bool(
+        StageRun.objects.filter(id=run_id, status=RunStatus.PENDING).update(
+            status=RunStatus.RUNNING,
+            attempts=F("attempts") + 1,
+            started_at=now,
+            heartbeat_at=now,
+            finished_at=None,
+            progress=0,
+        )
+    )
+
+
+def _progress_writer(run: StageRun) -> Callable[[float], None]:
+    last = [0.0, -1]
+
+    def write(fraction: float) -> None:
+        percent = int(min(max(fraction, 0.0), 1.0) * 99)  # 100 is for 'succeeded' only
+        now = time.monotonic()
+        if percent == last[1] or (now - last[0] < HEARTBEAT_SECONDS and percent - last[1] < 5):
+            return
+        last[0], last[1] = now, percent
+        StageRun.objects.filter(id=run.pk, status=RunStatus.RUNNING).update(progress=percent, heartbeat_at=timezone.now())
+        _emit(run, RunStatus.RUNNING, percent)
+
+    return write
+
+
+def stage_run_execute(run_id: int) -> None:
+    """Claim and run one StageRun; then succeed (and enqueue the next stage), retry or fail it."""
+    if not stage_run_claim(run_id):
+        logger.info("Run %s is not pending; another worker has it or it has finished.", run_id)
+        return
+    run = StageRun.objects.select_related("paper__project").get(pk=run_id)
+    _emit(run, RunStatus.RUNNING, 0)
+    module = STAGE_MODULES[run.stage]
+    started = time.monotonic()
+    try:
+        result: StageResult = module.run(run.paper, force=run.force, progress=_progress_writer(run))
+    except PermanentError as exc:
+        _fail(run, str(exc))
+    except TransientError as exc:
+        _retry_or_fail(run, str(exc))
+    except Paper.DoesNotExist:
+        _fail(run, "The paper was deleted.")
+    except Exception as exc:
+        logger.exception("Stage %s of paper %s failed unexpectedly", run.stage, run.paper_id)
+        _fail(run, f"Unexpected error in the {run.stage} stage ({type(exc).__name__}: {exc}). See the worker log.")
+    else:
+        _succeed(run, result, time.monotonic() - started)
+
+
+def _succeed(run: StageRun, result: StageResult, seconds: float) -> None:
+    metrics = {**result.metrics, "seconds": round(seconds, 3)}
+    with transaction.atomic():
+        updated = StageRun.objects.filter(id=run.pk, status=RunStatus.RUNNING, attempts=run.attempts).update(
+            status=RunStatus.SUCCEEDED,
+            progress=100,
+            finished_at=timezone.now(),
+            input_fingerprint=result.fingerprint,
+            reused=result.reused,
+            metrics=metrics,
+            error="",
+        )
+        if not updated:
+            # The reaper gave this run to another worker meanwhile; that attempt decides what happens next.
+            logger.warning("Run %s changed hands while it ran; its result is left to the newer attempt.", run.pk)
+            return
+        next_stage = _next_stage(run)
+        if next_stage is not None:
+            nxt = StageRun.objects.create(
+                paper_id=run.paper_id,
+                stage=next_stage,
+                status=RunStatus.PENDING,
+                until_stage=run.until_stage,
+                requested_by_id=run.requested_by_id,
+                heartbeat_at=timezone.now(),
+            )
+            _enqueue_on_commit(nxt.pk, next_stage)
+    _emit(run, RunStatus.SUCCEEDED, 100)
+
+
+def _next_stage(run: StageRun) -> Stage | None:
+    if run.until_stage and run.stage == run.until_stage:
+        return None
+    stages = stages_for(run.paper)
+    position = stages.index(Stage(run.stage))
+    return stages[position + 1] if position + 1 < len(stages) else None
+
+
+def _fail(run: StageRun, error: str) -> None:
+    StageRun.objects.filter(id=run.pk, status=RunStatus.RUNNING, attempts=run.attempts).update(
+        status=RunStatus.FAILED, error=error[:5000], finished_at=timezone.now()
+    )
+    logger.warning("Stage %s of paper %s failed: %s", run.stage, run.paper_id, error)
+    _emit(run, RunStatus.FAILED, run.progress, error)
+
+
+def _retry_or_fail(run: StageRun, error: str) -> None:
+    if run.attempts >= settings.PAPERCAST_MAX_ATTEMPTS:
+        _fail(run, f"{error} (gave up after {run.attempts} attempts)")
+        return
+    delay = settings.PAPERCAST_RETRY_BACKOFF * (2 ** (run.attempts - 1))
+    logger.info("Stage %s of paper %s will be retried in %.0f s: %s", run.stage, run.paper_id, delay, error)
+    # The worker waits out the backoff itself: django-q2 has no delayed delivery on every broker.
+    time.sleep(min(delay, 300))
+    with transaction.atomic():
+        updated = StageRun.objects.filter(id=run.pk, status=RunStatus.RUNNING, attempts=run.attempts).update(
+            status=RunStatus.PENDING, error=error[:5000], heartbeat_at=timezone.now()
+        )
+        if updated:
+            _enqueue_on_commit(run.pk, run.stage)
+    _emit(run, RunStatus.PENDING, run.progress, error)
+
+
+# --- Reaping -------------------------------------------------------------------------------------------
+
+
+def pipeline_reap() -> int:
+    """Recover runs whose worker died (no heartbeat for the stage timeout) or whose message was lost.
+
+    Stale running runs go back to pending (or fail when their attempts are spent); stale pending runs are
+    enqueued again. Safe to run anywhere, any number of times at once: every change is conditional on the
+    state it read. Returns how many runs it touched.
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.PAPERCAST_STAGE_TIMEOUT)
+    touched = 0
+    stale = StageRun.objects.filter(status__in=ACTIVE_STATUSES).filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True))
+    for run in stale:
+        same = StageRun.objects.filter(id=run.pk, status=run.status, heartbeat_at=run.heartbeat_at, attempts=run.attempts)
+        with transaction.atomic():
+            if run.status == RunStatus.RUNNING and run.attempts >= settings.PAPERCAST_MAX_ATTEMPTS:
+                touched += same.update(
+                    status=RunStatus.FAILED,
+                    finished_at=timezone.now(),
+                    error=(
+                        f"The worker stopped responding (no heartbeat for {settings.PAPERCAST_STAGE_TIMEOUT} s) "
+                        f"on each of {run.attempts} attempts. Check the worker's log and memory."
+                    ),
+                )
+                continue
+            if same.update(status=RunStatus.PENDING, heartbeat_at=timezone.now()):
+                touched += 1
+                _enqueue_on_commit(run.pk, run.stage)
+    return touched
+
+
+# --- Reading -------------------------------------------------------------------------------------------
+
+
+def latest_runs(paper: Paper) -> dict[str, StageRun]:
+    """The newest run of each stage; the paper's pipeline status is derived from these."""
+    latest: dict[str, StageRun] = {}
+    for run in StageRun.objects.filter(paper=paper).order_by("-created_at", "-id"):
+        latest.setdefault(run.stage, run)
+    return latest
+
+
+def paper_status(paper: Paper) -> str:
+    """running | failed | succeeded | pending | new, derived from the newest run of each stage."""
+    runs = latest_runs(paper)
+    if not runs:
+        return "new"
+    statuses = {r.status for r in runs.values()}
+    for status in (RunStatus.RUNNING, RunStatus.PENDING, RunStatus.FAILED):
+        if status in statuses:
+            return str(status)
+    return "succeeded" if Stage.RENDER in runs else "partial"

@@ -1,0 +1,242 @@
+"""render: scene images + narration -> an MP4 (H.264 High yuv420p, AAC, moov first), SRT, VTT, chapters and
+a thumbnail, stored through the configured storage and recorded in one Video row.
+
+Timing: scene i is on screen from its start to the next scene's start (the first from 0, the last to the
+end of the audio). Boundaries are placed on the video's frame grid by rounding (never truncating), which is
+as exact as a constant-frame-rate video can be: within half a frame (20 ms at 25 fps).
+
+Safety: ffmpeg reads a concat list written in a private temp dir that names copies of the images under
+generated names, so the concat demuxer keeps its default safe=1; the audio is decoded with its probed format
+forced. The output is checked with ffprobe before any row points at it; a failed render leaves no file.
+
+Idempotency: the fingerprint covers the audio, each scene's span and image bytes, the size, the captions'
+words and the encoder settings. A Video with that fingerprint is reused.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from django.db import transaction
+from PIL import Image as PILImage
+from PIL import ImageDraw, ImageFont
+
+from media_pipeline.backends import ffmpeg
+from media_pipeline.backends.errors import PermanentError
+from media_pipeline.backends.images.titlecard import load_font, wrap_text
+from media_pipeline.files import delete_quietly, local_path, paper_folder, private_tempdir, save_file
+from media_pipeline.fingerprint import fingerprint
+from media_pipeline.models import Chunk, Image, Transcription, Video
+from media_pipeline.stages import ProgressFn, StageResult
+from media_pipeline.stages.captions import build_chapters, build_cues, to_srt, to_vtt
+from media_pipeline.stages.chunk import current_transcription
+from projects.models import Paper
+
+VERSION = "render-1"
+# The concat demuxer times image entries on a 1/25 s clock, so the video's frame grid is the same.
+FPS = 25
+MAX_REFRESH_SECONDS = 2.0
+ENCODER = {"preset": "veryfast", "tune": "stillimage", "crf": "20", "audio_bitrate": "192k", "audio_rate": "48000"}
+DURATION_TOLERANCE = 0.1
+
+
+def _inputs(paper: Paper) -> tuple[Transcription, list[Chunk], list[Image]]:
+    transcription = current_transcription(paper)
+    chunks = list(Chunk.objects.filter(paper=paper).select_related("summary").order_by("index"))
+    if not chunks:
+        raise PermanentError("The paper has no scenes yet: run the chunk stage first.")
+    selected = {img.chunk_id: img for img in Image.objects.filter(chunk__paper=paper, selected=True)}
+    missing = [c.index + 1 for c in chunks if c.pk not in selected]
+    if missing:
+        shown = ", ".join(str(n) for n in missing[:20]) + (" …" if len(missing) > 20 else "")
+        raise PermanentError(f"Scenes {shown} have no selected image: illustrate them or pick a candidate first.")
+    if not paper.narration_audio:
+        raise PermanentError("The paper has no narration audio.")
+    return transcription, chunks, [selected[c.pk] for c in chunks]
+
+
+def _fingerprint(paper: Paper, transcription: Transcription, chunks: list[Chunk], images: list[Image]) -> str:
+    words = list(transcription.words.order_by("index").values_list("start", "end", "text"))
+    return fingerprint(
+        VERSION,
+        paper.narration_audio.name,
+        transcription.pk,
+        [(c.start, img.sha256) for c, img in zip(chunks, images)],
+        [getattr(c, "summary", None) and c.summary.summary for c in chunks],
+        paper.project.video_width,
+        paper.project.video_height,
+        paper.title,
+        fingerprint(words),
+        FPS,
+        ENCODER,
+    )
+
+
+def status(paper: Paper) -> tuple[str, bool]:
+    fp = _fingerprint(paper, *_inputs(paper))
+    return fp, Video.objects.filter(paper=paper, settings_fingerprint=fp).exists()
+
+
+def scene_frames(starts: list[float], duration: float, fps: int = FPS) -> list[int]:
+    """Frames each scene is on screen: scene i from its start (the first from 0) to the next's start.
+
+    Boundaries are rounded to the nearest frame; every scene keeps at least one frame and the total is the
+    audio's duration in frames.
+    """
+    total = max(round(duration * fps), len(starts))
+    edges = [0] + [round(s * fps) for s in starts[1:]] + [total]
+    for i in range(1, len(edges) - 1):
+        # Keep order, give every scene a frame, and leave room for the scenes after this one.
+        edges[i] = min(max(edges[i], edges[i - 1] + 1), total - (len(edges) - 1 - i))
+    return [edges[i + 1] - edges[i] for i in range(len(edges) - 1)]
+
+
+def concat_list(names: list[str], frames: list[int], fps: int = FPS) -> str:
+    """An ffconcat list that shows names[i] for frames[i] frames, repeating long scenes every 2 s."""
+    lines = ["ffconcat version 1.0"]
+    step = int(MAX_REFRESH_SECONDS * fps)
+    for name, count in zip(names, frames):
+        while count > 0:
+            piece = min(count, step)
+            lines += [f"file {name}", f"duration {piece / fps:.6f}"]
+            count -= piece
+    return "\n".join(lines) + "\n"
+
+
+def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
+    transcription, chunks, images = _inputs(paper)
+    fp = _fingerprint(paper, transcription, chunks, images)
+    if not force and Video.objects.filter(paper=paper, settings_fingerprint=fp).exists():
+        return StageResult(fp, reused=True)
+    width, height = paper.project.video_width, paper.project.video_height
+    saved: list[str] = []
+    video = None
+    try:
+        with private_tempdir() as tmp:
+            audio_path = local_path(paper.narration_audio, tmp, "narration")
+            audio = ffmpeg.probe_audio(audio_path)
+            duration = audio.duration or transcription.duration
+            names = []
+            for i, image in enumerate(images):
+                # Generated names only: nothing from a user or a storage key reaches the list file.
+                name = f"scene{i:05d}.png"
+                with image.file.open("rb") as source, (tmp / name).open("wb") as sink:
+                    shutil.copyfileobj(source, sink)
+                names.append(name)
+            frames = scene_frames([c.start for c in chunks], duration)
+            (tmp / "scenes.ffconcat").write_text(concat_list(names, frames))
+            out = tmp / "video.mp4"
+            progress(0.05)
+            ffmpeg.run_ffmpeg(
+                _ffmpeg_args(tmp / "scenes.ffconcat", audio_path, audio.force_format, out, width, height, duration),
+                what="render the video",
+                expected_seconds=duration,
+                on_progress=lambda f: progress(0.05 + 0.85 * f),
+            )
+            probe = validate_video(out, expected_duration=duration, width=width, height=height)
+            words = list(transcription.words.order_by("index").values_list("start", "end", "text"))
+            cues = build_cues(words)
+            (tmp / "captions.srt").write_text(to_srt(cues), encoding="utf-8")
+            (tmp / "captions.vtt").write_text(to_vtt(cues), encoding="utf-8")
+            chapters = build_chapters([(c.start, c.summary.summary if hasattr(c, "summary") else c.text) for c in chunks], probe.duration)
+            _thumbnail(tmp / names[0], paper.title, tmp / "thumbnail.jpg")
+            folder = paper_folder(paper.project_id, paper.pk) + "/video"
+            for local, suffix in (("video.mp4", ".mp4"), ("captions.srt", ".srt"), ("captions.vtt", ".vtt"), ("thumbnail.jpg", ".jpg")):
+                saved.append(save_file(folder, tmp / local, suffix))
+        progress(0.98)
+        with transaction.atomic():
+            video = Video.objects.create(
+                paper=paper,
+                file=saved[0],
+                srt=saved[1],
+                vtt=saved[2],
+                thumbnail=saved[3],
+                chapters=[{"start": c.start, "timestamp": c.timestamp, "title": c.title} for c in chapters],
+                duration=probe.duration,
+                width=probe.width,
+                height=probe.height,
+                settings_fingerprint=fp,
+            )
+    finally:
+        if video is None:
+            delete_quietly(saved)
+    return StageResult(fp, reused=False, metrics={"duration": round(probe.duration, 3), "scenes": len(chunks), "cues": len(cues)})
+
+
+def _ffmpeg_args(
+    concat: Path, audio: Path, audio_format: str, out: Path, width: int, height: int, duration: float
+) -> list[str]:
+    fit = (
+        f"scale={width}:{height}:force_original_aspect_ratio=decrease:flags=lanczos,"
+        f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,format=yuv420p,fps={FPS}"
+    )
+    return [
+        "-protocol_whitelist", "file", "-f", "concat", "-i", "file:" + str(concat),
+        "-protocol_whitelist", "file", "-format_whitelist", ffmpeg.AUDIO_FORMAT_WHITELIST,
+        "-f", audio_format, "-i", "file:" + str(audio),
+        "-map", "0:v:0", "-map", "1:a:0", "-vf", fit,
+        "-c:v", "libx264", "-preset", ENCODER["preset"], "-tune", ENCODER["tune"], "-profile:v", "high",
+        "-crf", ENCODER["crf"], "-g", str(FPS * 2), "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-b:a", ENCODER["audio_bitrate"], "-ar", ENCODER["audio_rate"], "-ac", "2",
+        "-t", f"{duration:.6f}", "-movflags", "+faststart", "-f", "mp4", "-y", "file:" + str(out),
+    ]  # fmt: skip
+
+
+def top_level_boxes(path: Path) -> list[str]:
+    """The MP4's top-level box types in file order (to check that moov precedes mdat)."""
+    boxes = []
+    with path.open("rb") as handle:
+        while True:
+            header = handle.read(8)
+            if len(header) < 8:
+                break
+            size, kind = int.from_bytes(header[:4], "big"), header[4:8].decode("latin-1")
+            if size == 1:
+                size = int.from_bytes(handle.read(8), "big")
+                handle.seek(size - 16, 1)
+            elif size == 0:
+                boxes.append(kind)
+                break
+            else:
+                handle.seek(size - 8, 1)
+            boxes.append(kind)
+    return boxes
+
+
+def validate_video(path: Path, *, expected_duration: float, width: int, height: int) -> ffmpeg.VideoProbe:
+    probe = ffmpeg.probe_video(path)
+    problems = []
+    if probe.video_codec != "h264" or probe.pix_fmt != "yuv420p":
+        problems.append(f"video is {probe.video_codec}/{probe.pix_fmt}, not h264/yuv420p")
+    if probe.audio_codec != "aac":
+        problems.append(f"audio is {probe.audio_codec}, not aac")
+    if (probe.width, probe.height) != (width, height):
+        problems.append(f"size is {probe.width}x{probe.height}, not {width}x{height}")
+    if abs(probe.duration - expected_duration) > DURATION_TOLERANCE:
+        problems.append(f"duration is {probe.duration:.3f} s, the narration {expected_duration:.3f} s")
+    boxes = top_level_boxes(path)
+    if "moov" not in boxes or "mdat" not in boxes or boxes.index("moov") > boxes.index("mdat"):
+        problems.append(f"moov does not precede mdat ({json.dumps(boxes)})")
+    if problems:
+        raise PermanentError("The rendered video failed its checks: " + "; ".join(problems) + ".")
+    return probe
+
+
+def _thumbnail(image_path: Path, title: str, out: Path) -> None:
+    """A 1280x720 JPEG: the first scene's image with the title on a dark band."""
+    with PILImage.open(image_path) as source:
+        thumb = source.convert("RGB")
+    thumb.thumbnail((1280, 720))
+    canvas = PILImage.new("RGB", (1280, 720), (0, 0, 0))
+    canvas.paste(thumb, ((1280 - thumb.width) // 2, (720 - thumb.height) // 2))
+    draw = ImageDraw.Draw(canvas, "RGBA")
+    draw.rectangle([0, 520, 1280, 720], fill=(0, 0, 0, 170))
+    font = load_font(None, 54)
+    lines = wrap_text(draw, title, font, 1180)[:2]
+    y = 620 - len(lines) * 34
+    for line in lines:
+        draw.text((50, y), line, font=font, fill=(255, 255, 255))
+        y += 68
+    canvas.save(out, format="JPEG", quality=90)

@@ -1,0 +1,108 @@
+"""summarize: each scene -> its core idea and a detailed image prompt (Summary), through the LLM backend.
+
+Idempotency: each scene's fingerprint covers its text, its neighbours, the paper's title, the project's
+style, the backend, model and prompt version. A summary with that fingerprint is reused. A summary a
+person edited is never replaced (regenerating it is an explicit editor action). Each scene is saved as
+soon as it is done, so a failure part-way keeps the scenes already summarised.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from django.conf import settings
+
+from media_pipeline.backends.errors import PermanentError
+from media_pipeline.backends.llm import SceneRequest, Summarizer, get_summarizer
+from media_pipeline.fingerprint import fingerprint
+from media_pipeline.models import Chunk, Summary
+from media_pipeline.stages import ProgressFn, StageResult
+from projects.models import Paper
+
+CONTEXT_CHARS = 600
+
+
+def _requests(paper: Paper, summarizer: Summarizer) -> list[tuple[Chunk, SceneRequest, str]]:
+    chunks = list(Chunk.objects.filter(paper=paper).select_related("summary").order_by("index"))
+    if not chunks:
+        raise PermanentError("The paper has no scenes yet: run the chunk stage first.")
+    model = paper.project.llm_model or getattr(settings, "PAPERCAST_LLM_MODEL", "")
+    out = []
+    for i, chunk in enumerate(chunks):
+        request = SceneRequest(
+            paper_title=paper.title,
+            scene_index=i,
+            scene_count=len(chunks),
+            text=chunk.text,
+            previous_text=chunks[i - 1].text[-CONTEXT_CHARS:] if i > 0 else "",
+            next_text=chunks[i + 1].text[:CONTEXT_CHARS] if i + 1 < len(chunks) else "",
+            style=paper.project.image_style,
+            model=model,
+        )
+        fp = fingerprint(summarizer.identity(model), dataclasses.asdict(request))
+        out.append((chunk, request, fp))
+    return out
+
+
+def _is_current(chunk: Chunk, fp: str) -> bool:
+    summary = getattr(chunk, "summary", None)
+    return summary is not None and (summary.edited_by_human or summary.input_fingerprint == fp)
+
+
+def status(paper: Paper) -> tuple[str, bool]:
+    items = _requests(paper, get_summarizer())
+    fp = fingerprint("summarize", [f for _, _, f in items])
+    return fp, all(_is_current(chunk, f) for chunk, _, f in items)
+
+
+def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
+    summarizer = get_summarizer()
+    items = _requests(paper, summarizer)
+    fp = fingerprint("summarize", [f for _, _, f in items])
+    calls = kept_human = tokens_in = tokens_out = 0
+    for done, (chunk, request, scene_fp) in enumerate(items, start=1):
+        summary = getattr(chunk, "summary", None)
+        if summary is not None and summary.edited_by_human:
+            kept_human += 1
+        elif force or not _is_current(chunk, scene_fp):
+            started = time.monotonic()
+            result = summarizer.summarize(request)
+            calls += 1
+            tokens_in += result.tokens_in
+            tokens_out += result.tokens_out
+            # A person may have edited this summary while the model was working: never overwrite that.
+            updated = Summary.objects.filter(chunk=chunk, edited_by_human=False).update(
+                summary=result.summary,
+                image_prompt=result.image_prompt,
+                negative_prompt=result.negative_prompt,
+                backend=summarizer.name,
+                model=result.model,
+                prompt_version=summarizer.prompt_version,
+                input_fingerprint=scene_fp,
+                tokens_in=result.tokens_in,
+                tokens_out=result.tokens_out,
+                seconds=round(time.monotonic() - started, 3),
+            )
+            if not updated and summary is None:
+                Summary.objects.get_or_create(
+                    chunk=chunk,
+                    defaults={
+                        "summary": result.summary,
+                        "image_prompt": result.image_prompt,
+                        "negative_prompt": result.negative_prompt,
+                        "backend": summarizer.name,
+                        "model": result.model,
+                        "prompt_version": summarizer.prompt_version,
+                        "input_fingerprint": scene_fp,
+                        "tokens_in": result.tokens_in,
+                        "tokens_out": result.tokens_out,
+                        "seconds": round(time.monotonic() - started, 3),
+                    },
+                )
+        progress(done / len(items))
+    return StageResult(
+        fp,
+        reused=calls == 0,
+        metrics={"scenes": len(items), "calls": calls, "kept_human_edits": kept_human, "tokens_in": tokens_in, "tokens_out": tokens_out},
+    )

@@ -1,0 +1,247 @@
+"""papercast settings: one file, every value read from the environment (see README.md, Configuration).
+
+Defaults run the whole pipeline on one machine with no outside service: SQLite and local files under
+PAPERCAST_DATA_DIR, django-q2 on the ORM broker, the extractive summarizer and the title-card renderer.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from papercast.env import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_optional_str,
+    env_path,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DATA_DIR = env_path("PAPERCAST_DATA_DIR", BASE_DIR / "var", base=BASE_DIR)
+DEBUG = env_bool("PAPERCAST_DEBUG", False)
+
+
+def _secret_key() -> str:
+    """The configured key, or one generated once and kept in the data dir (single-machine installs)."""
+    configured = env_optional_str("PAPERCAST_SECRET_KEY")
+    if configured:
+        return configured
+    key_file = DATA_DIR / "secret_key"
+    try:
+        return key_file.read_text().strip()
+    except FileNotFoundError:
+        pass
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    try:
+        # O_EXCL: when two processes start at once, exactly one writes and both read the same key.
+        with key_file.open("x") as handle:
+            handle.write(key)
+        key_file.chmod(0o600)
+    except FileExistsError:
+        return key_file.read_text().strip()
+    return key
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("PAPERCAST_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("PAPERCAST_CSRF_TRUSTED_ORIGINS", [])
+SITE_URL = env_str("PAPERCAST_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_q",
+    "rest_framework",
+    "projects",
+    "media_pipeline",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "papercast.urls"
+WSGI_APPLICATION = "papercast.wsgi.application"
+ASGI_APPLICATION = "papercast.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------------------------
+_database_url = env_optional_str("DATABASE_URL")
+if _database_url:
+    try:
+        DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL this install understands: {exc}") from exc
+else:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "papercast.sqlite3",
+            # Workers and the web process share the file: wait for locks instead of failing at once.
+            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("PAPERCAST_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Files ----------------------------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = DATA_DIR / "media"
+# Uploads larger than this are streamed to a temp file rather than held in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+PAPERCAST_STORAGE = env_choice("PAPERCAST_STORAGE", "filesystem", ["filesystem", "s3"])
+_default_storage: dict[str, Any]
+if PAPERCAST_STORAGE == "s3":
+    _bucket = env_optional_str("AWS_STORAGE_BUCKET_NAME")
+    if not _bucket:
+        raise ImproperlyConfigured("PAPERCAST_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": _bucket,
+            "endpoint_url": env_optional_str("AWS_S3_ENDPOINT_URL"),
+            "region_name": env_optional_str("AWS_S3_REGION_NAME"),
+            "access_key": env_optional_str("AWS_ACCESS_KEY_ID"),
+            "secret_key": env_optional_str("AWS_SECRET_ACCESS_KEY"),
+            "location": env_str("AWS_LOCATION", ""),
+            # Generated names are unique, so an existing key is never silently replaced.
+            "file_overwrite": False,
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 600, minimum=1),
+        },
+    }
+else:
+    _default_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT, "base_url": MEDIA_URL},
+    }
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# --- Task queue (django-q2) -------------------------------------------------------------------------------
+PAPERCAST_QUEUE_SYNC = env_bool("PAPERCAST_QUEUE_SYNC", False)
+PAPERCAST_STAGE_TIMEOUT = env_int("PAPERCAST_STAGE_TIMEOUT", 3600, minimum=10)
+PAPERCAST_MAX_ATTEMPTS = env_int("PAPERCAST_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
+PAPERCAST_RETRY_BACKOFF = env_float("PAPERCAST_RETRY_BACKOFF", 5.0, minimum=0.0)
+_redis_url = env_optional_str("PAPERCAST_REDIS_URL")
+
+_queue_common: dict[str, Any] = {
+    "name": "default",
+    "timeout": PAPERCAST_STAGE_TIMEOUT,
+    # A task not acknowledged by then is delivered again; the pipeline's claim makes that harmless.
+    "retry": PAPERCAST_STAGE_TIMEOUT + 120,
+    # Attempts are counted by the pipeline (a killed worker is invisible to the queue), not here.
+    "max_attempts": 1,
+    "ack_failures": True,
+    "save_limit": 500,
+    "catch_up": False,
+    "sync": PAPERCAST_QUEUE_SYNC,
+    "workers": env_int("PAPERCAST_WORKERS", 2, minimum=1),
+    "ALT_CLUSTERS": {
+        # One worker process per GPU is the sane default: whisper and diffusers each fill a card.
+        "gpu": {"workers": env_int("PAPERCAST_GPU_WORKERS", 1, minimum=1)},
+    },
+}
+if _redis_url:
+    _queue_common["redis"] = _redis_url
+else:
+    _queue_common["orm"] = "default"
+Q_CLUSTER = _queue_common
+
+# --- Pipeline --------------------------------------------------------------------------------------------
+# Engines. A model may be a name (fetched by the engine on a machine with internet) or a path on disk.
+PAPERCAST_WHISPER_MODEL = env_str("PAPERCAST_WHISPER_MODEL", "base.en")
+PAPERCAST_WHISPER_DEVICE = env_choice("PAPERCAST_WHISPER_DEVICE", "auto", ["auto", "cpu", "cuda"])
+PAPERCAST_WHISPER_LANGUAGE = env_optional_str("PAPERCAST_WHISPER_LANGUAGE")
+PAPERCAST_WHISPER_BEAM_SIZE = env_int("PAPERCAST_WHISPER_BEAM_SIZE", 5, minimum=1, maximum=20)
+PAPERCAST_WHISPER_THREADS = env_int("PAPERCAST_WHISPER_THREADS", 0, minimum=0)
+PAPERCAST_TTS_BACKEND = env_choice("PAPERCAST_TTS_BACKEND", "piper", ["piper"])
+PAPERCAST_PIPER_VOICE = env_str("PAPERCAST_PIPER_VOICE", "en_US-joe-medium")
+PAPERCAST_PIPER_VOICES_DIR = env_path("PAPERCAST_PIPER_VOICES_DIR", DATA_DIR / "voices", base=BASE_DIR)
+PAPERCAST_LLM_BACKEND = env_choice("PAPERCAST_LLM_BACKEND", "extractive", ["extractive"])
+PAPERCAST_IMAGE_BACKEND = env_choice("PAPERCAST_IMAGE_BACKEND", "titlecard", ["titlecard"])
+PAPERCAST_FONT = env_optional_str("PAPERCAST_FONT")
+
+# Limits on what users hand in.
+PAPERCAST_MAX_TEXT_CHARS = env_int("PAPERCAST_MAX_TEXT_CHARS", 200_000, minimum=100)
+PAPERCAST_MAX_AUDIO_SECONDS = env_float("PAPERCAST_MAX_AUDIO_SECONDS", 3 * 3600.0, minimum=1.0)
+PAPERCAST_MAX_UPLOAD_BYTES = env_int("PAPERCAST_MAX_UPLOAD_MB", 1024, minimum=1) * 1024 * 1024
+
+# Media tools. Names are looked up on PATH; absolute paths are used as they are.
+PAPERCAST_FFMPEG = env_str("PAPERCAST_FFMPEG", "ffmpeg")
+PAPERCAST_FFPROBE = env_str("PAPERCAST_FFPROBE", "ffprobe")
+PAPERCAST_FFMPEG_TIMEOUT = env_int("PAPERCAST_FFMPEG_TIMEOUT", 1800, minimum=5)
+
+# Defaults for new projects.
+PAPERCAST_DEFAULT_MAX_SCENE_SECONDS = env_float("PAPERCAST_MAX_SCENE_SECONDS", 8.0, minimum=2.0, maximum=120.0)
+
+# --- Logging ---------------------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "papercast": {"handlers": ["console"], "level": env_str("PAPERCAST_LOG_LEVEL", "INFO")},
+        "media_pipeline": {"handlers": ["console"], "level": env_str("PAPERCAST_LOG_LEVEL", "INFO")},
+        "projects": {"handlers": ["console"], "level": env_str("PAPERCAST_LOG_LEVEL", "INFO")},
+    },
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}

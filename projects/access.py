@@ -1,0 +1,109 @@
+"""Who may see and change what. Every queryset a user can reach is built here.
+
+Rules: superusers see everything. A member sees their projects and everything in them; editors and owners
+may change content; only owners manage members. A non-member is told nothing: lookups raise Http404 exactly
+as for an id that does not exist. A member without the needed role gets PermissionDenied (403).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404
+
+from projects.models import Membership, Paper, Project, Role
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+    AnyUser = AbstractBaseUser | AnonymousUser
+
+_WRITE_ROLES = (Role.OWNER, Role.EDITOR)
+
+
+def _is_superuser(user: Any) -> bool:
+    return bool(getattr(user, "is_active", False) and getattr(user, "is_superuser", False))
+
+
+def _is_member_capable(user: Any) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
+
+
+def projects_visible_to(user: AnyUser) -> QuerySet[Project]:
+    if _is_superuser(user):
+        return Project.objects.all()
+    if not _is_member_capable(user):
+        return Project.objects.none()
+    return Project.objects.filter(memberships__user=user).distinct()
+
+
+def projects_editable_by(user: AnyUser) -> QuerySet[Project]:
+    if _is_superuser(user):
+        return Project.objects.all()
+    if not _is_member_capable(user):
+        return Project.objects.none()
+    return Project.objects.filter(memberships__user=user, memberships__role__in=_WRITE_ROLES).distinct()
+
+
+def project_ids_visible_to(user: AnyUser) -> QuerySet[Membership] | None:
+    """A subquery of visible project ids, or None for 'all' (superusers)."""
+    if _is_superuser(user):
+        return None
+    if not _is_member_capable(user):
+        return Membership.objects.none().values("project_id")
+    return Membership.objects.filter(user=user).values("project_id")
+
+
+def papers_visible_to(user: AnyUser) -> QuerySet[Paper]:
+    ids = project_ids_visible_to(user)
+    papers = Paper.objects.all()
+    return papers if ids is None else papers.filter(project_id__in=ids)
+
+
+def role_in(user: AnyUser, project_id: int) -> Role | None:
+    """The user's role in the project; superusers count as owners; None for non-members."""
+    if _is_superuser(user):
+        return Role.OWNER
+    if not _is_member_capable(user):
+        return None
+    role = Membership.objects.filter(user=user, project_id=project_id).values_list("role", flat=True).first()
+    return Role(role) if role else None
+
+
+def can_view(user: AnyUser, project_id: int) -> bool:
+    return role_in(user, project_id) is not None
+
+
+def can_edit(user: AnyUser, project_id: int) -> bool:
+    return role_in(user, project_id) in _WRITE_ROLES
+
+
+def can_manage_members(user: AnyUser, project_id: int) -> bool:
+    return role_in(user, project_id) == Role.OWNER
+
+
+def paper_for(user: AnyUser, paper_id: int, *, write: bool = False) -> Paper:
+    """The paper if the user may see it (and change it, with write=True).
+
+    Raises Http404 for a non-member exactly as for a missing id, PermissionDenied for a viewer writing.
+    """
+    try:
+        paper = papers_visible_to(user).select_related("project").get(pk=paper_id)
+    except Paper.DoesNotExist:
+        raise Http404("No paper matches the given query.") from None
+    if write and not can_edit(user, paper.project_id):
+        raise PermissionDenied("Your role in this project does not allow changes.")
+    return paper
+
+
+def project_for(user: AnyUser, slug: str, *, write: bool = False) -> Project:
+    """The project by slug, with the same 404/403 rules as paper_for."""
+    try:
+        project = projects_visible_to(user).get(slug=slug)
+    except Project.DoesNotExist:
+        raise Http404("No project matches the given query.") from None
+    if write and not can_edit(user, project.pk):
+        raise PermissionDenied("Your role in this project does not allow changes.")
+    return project

@@ -1,0 +1,165 @@
+"""Admin for projects, members and papers, scoped by membership through projects.access.
+
+A staff user who is not a superuser sees only their projects and what belongs to them. An object in
+another team's project is filtered out of the queryset, so its change page answers exactly as for an id
+that does not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from projects import access
+from projects.models import Membership, Paper, Project
+
+
+class ProjectScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Membership decides what a staff user sees and may change; Django's model permissions do not.
+
+    `project_field` is the lookup path from the model to its Project ("" for Project itself).
+    """
+
+    project_field = "project"
+
+    def _project_id_of(self, obj: Any) -> int:
+        if not self.project_field:
+            return int(obj.pk)
+        target = obj
+        for part in self.project_field.split("__"):
+            target = getattr(target, part)
+        return int(target.pk)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset = super().get_queryset(request)
+        ids = access.project_ids_visible_to(request.user)
+        if ids is None:
+            return queryset
+        lookup = f"{self.project_field}__in" if self.project_field else "pk__in"
+        return queryset.filter(**{lookup: ids})
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_staff)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if not self.has_module_permission(request):
+            return False
+        return obj is None or access.can_view(request.user, self._project_id_of(obj))
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if not self.has_module_permission(request):
+            return False
+        if obj is None:
+            return request.user.is_superuser or access.projects_editable_by(request.user).exists()
+        return access.can_edit(request.user, self._project_id_of(obj))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self.has_change_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_change_permission(request, obj)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # Foreign-key choices are scoped too: nobody can attach an object to another team's project.
+        if db_field.related_model is Project:
+            kwargs["queryset"] = access.projects_editable_by(request.user)
+        elif db_field.related_model is Paper:
+            kwargs["queryset"] = access.papers_visible_to(request.user).filter(
+                project__in=access.projects_editable_by(request.user)
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = Membership
+    extra = 0
+
+    def _owner(self, request: HttpRequest, obj: Any) -> bool:
+        return obj is not None and access.can_manage_members(request.user, obj.pk)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._owner(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._owner(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._owner(request, obj)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is not None and access.can_view(request.user, obj.pk)
+
+
+@admin.register(Project)
+class ProjectAdmin(ProjectScopedAdmin):
+    project_field = ""
+    list_display = ["name", "slug", "video_width", "video_height", "max_scene_seconds", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MembershipInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Creating a project makes its creator the owner; any staff user may start a team.
+        return self.has_module_permission(request)
+
+    def save_model(self, request: HttpRequest, obj: Project, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            Membership.objects.get_or_create(project=obj, user=request.user, defaults={"role": "owner"})  # type: ignore[misc]
+            messages.info(request, "You are the owner of the new project.")
+
+
+@admin.register(Membership)
+class MembershipAdmin(ProjectScopedAdmin):
+    list_display = ["project", "user", "role", "created_at"]
+    list_filter = ["role"]
+    list_select_related = ["project", "user"]
+    search_fields = ["user__username", "project__name"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is None:
+            return super().has_change_permission(request)
+        return access.can_manage_members(request.user, obj.project_id)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_change_permission(request, obj)
+
+
+@admin.register(Paper)
+class PaperAdmin(ProjectScopedAdmin):
+    list_display = ["title", "project", "source_kind", "curation_status", "pipeline_status", "created_at"]
+    list_filter = ["source_kind", "curation_status"]
+    list_select_related = ["project"]
+    search_fields = ["title"]
+    readonly_fields = ["narration_audio", "narration_fingerprint", "created_by", "created_at", "updated_at", "pipeline_runs"]
+    fields = [
+        "project", "title", "source_kind", "source_text", "source_file", "source_filename", "curation_status",
+        "narration_audio", "narration_fingerprint", "created_by", "created_at", "updated_at", "pipeline_runs",
+    ]  # fmt: skip
+
+    @admin.display(description="pipeline")
+    def pipeline_status(self, obj: Paper) -> str:
+        from media_pipeline.pipeline import paper_status
+
+        return paper_status(obj)
+
+    @admin.display(description="stage runs")
+    def pipeline_runs(self, obj: Paper) -> str:
+        from media_pipeline.pipeline import latest_runs
+
+        runs = latest_runs(obj)
+        lines = []
+        for stage, run in runs.items():
+            line = f"{stage}: {run.status} ({run.progress} %, attempt {run.attempts})"
+            if run.error:
+                line += f" — {run.error}"
+            lines.append(line)
+        return "\n".join(lines) or "not started"
+
+    def save_model(self, request: HttpRequest, obj: Paper, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)

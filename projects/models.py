@@ -1,0 +1,129 @@
+"""Who owns what: projects, their members and the papers in them.
+
+Models hold fields, constraints and small properties only; every write goes through projects.services
+or media_pipeline.pipeline.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePath
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class Role(models.TextChoices):
+    """A member's role. owner > editor > viewer; owners manage members, editors change content."""
+
+    OWNER = "owner", "Owner"
+    EDITOR = "editor", "Editor"
+    VIEWER = "viewer", "Viewer"
+
+
+class Project(models.Model):
+    """A team's workspace, with the pipeline defaults its papers use."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    whisper_model = models.CharField(
+        max_length=500, blank=True, help_text="Whisper model name or checkpoint path; empty uses the server default."
+    )
+    llm_model = models.CharField(max_length=200, blank=True, help_text="LLM model; empty uses the server default.")
+    image_style = models.CharField(
+        max_length=500,
+        default="clean editorial illustration, soft light, muted colours",
+        help_text="Visual style appended to every image prompt.",
+    )
+    video_width = models.PositiveIntegerField(default=1920, validators=[MinValueValidator(160), MaxValueValidator(3840)])
+    video_height = models.PositiveIntegerField(default=1080, validators=[MinValueValidator(160), MaxValueValidator(3840)])
+    max_scene_seconds = models.FloatField(
+        default=8.0,
+        validators=[MinValueValidator(2.0), MaxValueValidator(120.0)],
+        help_text="Longest a scene may run before a new image is shown.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(video_width__gte=160, video_height__gte=160), name="project_video_size_min"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_scene_seconds__gte=2.0), name="project_max_scene_seconds_min"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique_user_project"),
+        ]
+        indexes = [models.Index(fields=["user", "project"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.project}"
+
+
+class SourceKind(models.TextChoices):
+    TEXT = "text", "Text"
+    AUDIO = "audio", "Audio"
+
+
+class CurationStatus(models.TextChoices):
+    """Editorial state, separate from processing.
+
+    draft -> in_review -> approved -> published; approved or in_review may return to draft.
+    """
+
+    DRAFT = "draft", "Draft"
+    IN_REVIEW = "in_review", "In review"
+    APPROVED = "approved", "Approved"
+    PUBLISHED = "published", "Published"
+
+
+def paper_upload_to(instance: Paper, filename: str) -> str:
+    # The user's file name never reaches the storage key: it could hold anything.
+    suffix = PurePath(filename).suffix.lower()
+    if not suffix.isascii() or not suffix[1:].isalnum() or len(suffix) > 8:
+        suffix = ".bin"
+    return f"projects/{instance.project_id}/sources/{uuid.uuid4().hex}{suffix}"
+
+
+class Paper(models.Model):
+    """One thing to turn into a video: a text to narrate, or narration audio that already exists."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="papers")
+    title = models.CharField(max_length=300)
+    source_kind = models.CharField(max_length=10, choices=SourceKind.choices)
+    source_text = models.TextField(blank=True, help_text="The text to narrate, when typed in rather than uploaded.")
+    source_file = models.FileField(upload_to=paper_upload_to, blank=True, max_length=500)
+    source_filename = models.CharField(max_length=300, blank=True, help_text="The uploaded file's original name.")
+    narration_audio = models.FileField(blank=True, max_length=500)
+    narration_fingerprint = models.CharField(
+        max_length=64, blank=True, help_text="Fingerprint of the inputs the narration audio was made from."
+    )
+    curation_status = models.CharField(max_length=12, choices=CurationStatus.choices, default=CurationStatus.DRAFT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["project", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.title

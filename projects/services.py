@@ -1,0 +1,131 @@
+"""Writes to projects, memberships and papers. Admin actions, the API and commands all call these.
+
+Creating a paper stores what the user handed in exactly as given (bytes included) and validates nothing
+that a stage can report better: a text file that is not UTF-8, or audio that is not audio, becomes a failed
+StageRun that says what is wrong, and the upload is kept. Only what must never be stored at all (an upload
+over the size limit) is refused here.
+"""
+
+from __future__ import annotations
+
+from typing import IO, TYPE_CHECKING
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+
+from projects.models import Membership, Paper, Project, Role, SourceKind
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+
+def project_create(
+    *, name: str, owner: AbstractBaseUser | None, slug: str = "", **defaults: object
+) -> Project:
+    """Create a project (and its owner's membership). Not idempotent: a taken slug raises ValidationError."""
+    name = name.strip()
+    if not name:
+        raise ValidationError("A project needs a name.")
+    slug = slugify(slug or name)[:80] or "project"
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                project = Project.objects.create(name=name, slug=slug, **defaults)
+        except IntegrityError:
+            raise ValidationError(f"A project with the slug {slug!r} exists already: choose another.") from None
+        if owner is not None:
+            Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+    return project
+
+
+def project_get_or_create(*, slug: str, name: str, owner: AbstractBaseUser | None) -> Project:
+    """The project with this slug, created (with the owner as owner) if missing. Idempotent."""
+    project = Project.objects.filter(slug=slug).first()
+    if project is not None:
+        if owner is not None:
+            Membership.objects.get_or_create(project=project, user=owner, defaults={"role": Role.OWNER})
+        return project
+    try:
+        return project_create(name=name, owner=owner, slug=slug)
+    except ValidationError:
+        # Lost a race with a concurrent creator of the same slug: theirs is as good as ours.
+        return project_get_or_create(slug=slug, name=name, owner=owner)
+
+
+def membership_set(*, project: Project, user: AbstractBaseUser, role: Role) -> Membership:
+    """Give the user this role in the project (creating the membership if needed). Idempotent."""
+    membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
+    return membership
+
+
+def _clean_title(title: str) -> str:
+    title = " ".join(title.split())
+    if not title:
+        raise ValidationError("A paper needs a title.")
+    return title[:300]
+
+
+def _check_size(size: int | None) -> None:
+    limit = settings.PAPERCAST_MAX_UPLOAD_BYTES
+    if size is not None and size > limit:
+        raise ValidationError(
+            f"The file is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB (PAPERCAST_MAX_UPLOAD_MB)."
+        )
+
+
+def paper_create_from_text(
+    *,
+    project: Project,
+    title: str,
+    text: str | None = None,
+    file: IO[bytes] | None = None,
+    filename: str = "script.txt",
+    created_by: AbstractBaseUser | None = None,
+) -> Paper:
+    """A paper to narrate, from typed text or an uploaded text file (stored as given). Not idempotent."""
+    if (text is None) == (file is None):
+        raise ValueError("Give either text or file.")
+    paper = Paper(project=project, title=_clean_title(title), source_kind=SourceKind.TEXT, created_by=created_by)
+    if text is not None:
+        paper.source_text = text
+        paper.save()
+        return paper
+    assert file is not None
+    django_file = File(file, name=filename)
+    _check_size(django_file.size)
+    paper.source_filename = filename[:300]
+    # Saving the file first and the row second could orphan a file; the reverse could orphan a row
+    # with no file. A row without its file is worse, so the file goes first.
+    paper.source_file.save(filename, django_file, save=False)
+    paper.save()
+    return paper
+
+
+def paper_create_from_audio(
+    *,
+    project: Project,
+    title: str,
+    file: IO[bytes],
+    filename: str,
+    created_by: AbstractBaseUser | None = None,
+) -> Paper:
+    """A paper from narration that already exists (a podcast, a NotebookLM overview). Not idempotent.
+
+    The upload is the narration: the transcribe stage probes it and reports anything that is not audio.
+    """
+    django_file = File(file, name=filename)
+    _check_size(django_file.size)
+    paper = Paper(
+        project=project,
+        title=_clean_title(title),
+        source_kind=SourceKind.AUDIO,
+        source_filename=filename[:300],
+        created_by=created_by,
+    )
+    paper.source_file.save(filename, django_file, save=False)
+    paper.narration_audio.name = paper.source_file.name
+    paper.save()
+    return paper
