@@ -155,6 +155,8 @@ def pipeline_start(
     With from_stage, that stage is redone (forced) and the later ones run after it. Idempotent while a
     run is active: a second start raises PipelineBusy rather than starting a second pipeline.
     """
+    # The caller's instance may be stale (outputs are written with conditional updates): read it afresh.
+    paper = Paper.objects.select_related("project").get(pk=paper.pk)
     start = _check_stage(paper, from_stage, "from_stage")
     stop = _check_stage(paper, until, "until")
     stages = stages_for(paper)

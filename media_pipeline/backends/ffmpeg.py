@@ -60,6 +60,8 @@ class VideoProbe:
     height: int
     audio_codec: str | None
     audio_sample_rate: int | None
+    video_duration: float | None
+    audio_duration: float | None
     raw: dict[str, Any]
 
 
@@ -168,6 +170,8 @@ def probe_video(path: Path) -> VideoProbe:
         height=int(video.get("height", 0)),
         audio_codec=str(audio.get("codec_name")) if audio else None,
         audio_sample_rate=int(audio["sample_rate"]) if audio and audio.get("sample_rate") else None,
+        video_duration=_float(video.get("duration")),
+        audio_duration=_float(audio.get("duration")) if audio else None,
         raw=data,
     )
 

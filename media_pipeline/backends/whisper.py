@@ -131,6 +131,7 @@ def transcribe(
     device: str,
     language: str | None,
     beam_size: int,
+    temperature_fallback: bool = True,
     threads: int = 0,
 ) -> TranscriptResult:
     """Transcribe 16 kHz mono float32 audio. Deterministic for the same inputs on the same device."""
@@ -145,9 +146,9 @@ def transcribe(
             loaded,
             audio,
             language=language,
-            beam_size=beam_size,
-            best_of=beam_size,
-            temperature=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
+            beam_size=beam_size if beam_size > 1 else None,
+            best_of=beam_size if beam_size > 1 else None,
+            temperature=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0) if temperature_fallback else 0.0,
             fp16=device == "cuda",
             verbose=None,
             seed=1234,

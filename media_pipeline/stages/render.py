@@ -102,6 +102,9 @@ def concat_list(names: list[str], frames: list[int], fps: int = FPS) -> str:
             piece = min(count, step)
             lines += [f"file {name}", f"duration {piece / fps:.6f}"]
             count -= piece
+    # The fps filter ends the video at the last frame's start; a closing entry carries the last image to
+    # the end of the audio (the -t limit then cuts it exactly there).
+    lines.append(f"file {names[-1]}")
     return "\n".join(lines) + "\n"
 
 
@@ -214,8 +217,9 @@ def validate_video(path: Path, *, expected_duration: float, width: int, height: 
         problems.append(f"audio is {probe.audio_codec}, not aac")
     if (probe.width, probe.height) != (width, height):
         problems.append(f"size is {probe.width}x{probe.height}, not {width}x{height}")
-    if abs(probe.duration - expected_duration) > DURATION_TOLERANCE:
-        problems.append(f"duration is {probe.duration:.3f} s, the narration {expected_duration:.3f} s")
+    for what, seconds in (("the file", probe.duration), ("the video stream", probe.video_duration), ("the audio stream", probe.audio_duration)):
+        if seconds is None or abs(seconds - expected_duration) > DURATION_TOLERANCE:
+            problems.append(f"{what} lasts {seconds or 0:.3f} s, the narration {expected_duration:.3f} s")
     boxes = top_level_boxes(path)
     if "moov" not in boxes or "mdat" not in boxes or boxes.index("moov") > boxes.index("mdat"):
         problems.append(f"moov does not precede mdat ({json.dumps(boxes)})")

@@ -28,8 +28,22 @@ def model_for(paper: Paper) -> str:
     return paper.project.whisper_model or settings.PAPERCAST_WHISPER_MODEL
 
 
+def _device() -> str:
+    return whisper.resolve_device(settings.PAPERCAST_WHISPER_DEVICE)
+
+
+def _beam_size(device: str) -> int:
+    return settings.PAPERCAST_WHISPER_BEAM_SIZE or (5 if device == "cuda" else 1)
+
+
 def _params(paper: Paper) -> dict[str, object]:
-    return {"language": settings.PAPERCAST_WHISPER_LANGUAGE, "beam_size": settings.PAPERCAST_WHISPER_BEAM_SIZE}
+    device = _device()
+    return {
+        "language": settings.PAPERCAST_WHISPER_LANGUAGE,
+        "beam_size": _beam_size(device),
+        "temperature_fallback": settings.PAPERCAST_WHISPER_TEMPERATURE_FALLBACK,
+        "device": device,
+    }
 
 
 def status(paper: Paper) -> tuple[str, bool]:
@@ -70,9 +84,10 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     result = whisper.transcribe(
         samples,
         model=model,
-        device=whisper.resolve_device(settings.PAPERCAST_WHISPER_DEVICE),
+        device=_device(),
         language=settings.PAPERCAST_WHISPER_LANGUAGE,
-        beam_size=settings.PAPERCAST_WHISPER_BEAM_SIZE,
+        beam_size=_beam_size(_device()),
+        temperature_fallback=settings.PAPERCAST_WHISPER_TEMPERATURE_FALLBACK,
         threads=settings.PAPERCAST_WHISPER_THREADS,
     )
     seconds = time.monotonic() - started

@@ -1,0 +1,64 @@
+# papercast: `make demo` sets up everything and renders the demo video; `make test` runs the test suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SHARED_MODELS ?= ../shared/models
+# Use the offline model files beside the checkout when they are there and nothing else is configured.
+ifneq ($(wildcard $(SHARED_MODELS)/whisper/tiny.en.pt),)
+export PAPERCAST_WHISPER_MODEL ?= $(abspath $(SHARED_MODELS)/whisper/tiny.en.pt)
+endif
+ifneq ($(wildcard $(SHARED_MODELS)/piper/en_US-joe-medium.onnx),)
+export PAPERCAST_PIPER_VOICE ?= $(abspath $(SHARED_MODELS)/piper/en_US-joe-medium.onnx)
+endif
+
+.PHONY: demo test test-fast lint typecheck check setup system-deps migrate run worker gpu-worker bench clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+setup: system-deps $(BIN)/.installed
+
+system-deps:
+	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || { \
+	  echo "Installing ffmpeg (Debian package)…"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg fonts-dejavu-core; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg fonts-dejavu-core; fi; }
+
+migrate: setup
+	$(BIN)/python manage.py migrate --noinput
+
+demo: migrate
+	$(BIN)/python manage.py demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: setup
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: setup
+	$(BIN)/mypy .
+
+check: lint typecheck test
+
+run: migrate
+	$(BIN)/python manage.py runserver
+
+worker: migrate
+	$(BIN)/python manage.py qcluster
+
+gpu-worker: migrate
+	Q_CLUSTER_NAME=gpu $(BIN)/python manage.py qcluster
+
+bench: migrate
+	$(BIN)/python bench/e2e.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

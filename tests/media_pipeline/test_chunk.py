@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from media_pipeline.stages.chunk import TimedWord, plan_scenes
+
+WORD_TEXT = st.sampled_from(["bees", "swarm", "dance", "site", "scouts", "queen", "vote"])
+PUNCT = st.sampled_from(["", "", "", ",", ".", "?"])
+
+
+@st.composite
+def timed_words(draw: st.DrawFn) -> list[TimedWord]:
+    count = draw(st.integers(min_value=0, max_value=120))
+    words, t = [], draw(st.floats(min_value=0, max_value=2))
+    for _ in range(count):
+        t += draw(st.floats(min_value=0, max_value=1.5))  # pause before the word
+        length = draw(st.one_of(st.floats(min_value=0.01, max_value=0.9), st.floats(min_value=0.9, max_value=12)))
+        words.append(TimedWord(t, t + length, draw(WORD_TEXT) + draw(PUNCT)))
+        t += length
+    return words
+
+
+@settings(max_examples=300, deadline=None)
+@given(words=timed_words(), max_seconds=st.floats(min_value=2, max_value=30))
+def test_it_covers_every_word_once_in_order_without_overlap_within_the_bound(words: list[TimedWord], max_seconds: float) -> None:
+    scenes = plan_scenes(words, max_seconds)
+    # Coverage and order: the scenes' word ranges tile the word list exactly.
+    covered = [i for scene in scenes for i in range(scene.first, scene.last + 1)]
+    assert covered == list(range(len(words)))
+    for previous, scene in zip(scenes, scenes[1:]):
+        assert previous.end <= scene.start  # no overlap
+        assert previous.start < scene.start  # in order
+    for scene in scenes:
+        assert scene.start == words[scene.first].start and scene.end == words[scene.last].end
+        assert scene.text == " ".join(w.text for w in words[scene.first : scene.last + 1])
+        # The bound holds, except for a single word that is itself longer than the bound.
+        assert scene.end - scene.start <= max_seconds or scene.first == scene.last
+
+
+def _words(text: str, seconds_per_word: float = 0.4) -> list[TimedWord]:
+    return [TimedWord(i * seconds_per_word, (i + 1) * seconds_per_word, w) for i, w in enumerate(text.split())]
+
+
+def test_it_ends_scenes_on_a_sentence_boundary_when_one_is_near() -> None:
+    first = "Bees swarm in spring when the colony grows too large."  # 10 words, 4 s of an 8 s window
+    words = _words(first + " Scouts search for a new home and then they dance for the best site they find today.")
+    scenes = plan_scenes(words, max_seconds=8.0)
+    assert scenes[0].text == first
+    assert all(s.end - s.start <= 8.0 for s in scenes)
+
+
+def test_it_splits_a_single_long_segment_on_word_boundaries() -> None:
+    # One 31-second sentence with no punctuation (the seed blog's first chunk) becomes several scenes.
+    words = _words(" ".join(["word"] * 78), seconds_per_word=0.4)
+    scenes = plan_scenes(words, max_seconds=8.0)
+    assert len(scenes) >= 4
+    assert all(s.end - s.start <= 8.0 for s in scenes)
+    assert sum(s.last - s.first + 1 for s in scenes) == 78
+
+
+def test_it_prefers_a_clause_boundary_to_cutting_mid_phrase() -> None:
+    words = _words("the scouts return slowly to the waiting swarm, and each one dances for the site she found with vigour")
+    scenes = plan_scenes(words, max_seconds=5.0)
+    assert scenes[0].text.endswith("swarm,")

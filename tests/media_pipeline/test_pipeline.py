@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from media_pipeline import pipeline
+from media_pipeline.backends import whisper
+from media_pipeline.backends.errors import TransientError
+from media_pipeline.backends.tts.piper import PiperSpeaker
+from media_pipeline.models import RunStatus, Stage, StageRun, Transcription, Video
+from media_pipeline.stages import summarize
+from projects.models import Project
+from tests.conftest import JFK, make_audio_paper, make_text_paper, run_inline
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SHORT_TEXT = "Scouts search for a new home. The swarm follows the best dancer."
+
+
+def test_it_lets_only_one_worker_claim_a_run(project: Project) -> None:
+    paper = make_text_paper(project, SHORT_TEXT)
+    run = StageRun.objects.create(paper=paper, stage=Stage.NARRATE)
+    assert pipeline.stage_run_claim(run.pk) is True
+    assert pipeline.stage_run_claim(run.pk) is False
+    run.refresh_from_db()
+    assert (run.status, run.attempts) == (RunStatus.RUNNING, 1)
+
+
+def test_it_enqueues_nothing_when_the_transaction_rolls_back(project: Project) -> None:
+    paper = make_text_paper(project, SHORT_TEXT)
+    with pipeline.inline() as queue:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            pipeline.pipeline_start(paper)
+            assert queue == []  # not before commit either
+            raise RuntimeError("roll back")
+        assert queue == []
+        assert not StageRun.objects.filter(paper=paper).exists()
+        run = pipeline.pipeline_start(paper)
+        assert run is not None and queue == [run.pk]
+
+
+def test_it_refuses_a_second_pipeline_while_one_is_active(project: Project) -> None:
+    paper = make_text_paper(project, SHORT_TEXT)
+    with pipeline.inline():
+        pipeline.pipeline_start(paper)
+        with pytest.raises(pipeline.PipelineBusy, match="already running"):
+            pipeline.pipeline_start(paper)
+    assert StageRun.objects.filter(paper=paper).count() == 1
+
+
+def test_it_rejects_stages_a_paper_does_not_have(project: Project) -> None:
+    paper = make_audio_paper(project, JFK)
+    with pytest.raises(pipeline.PipelineError, match="not a stage of this paper"):
+        pipeline.pipeline_start(paper, from_stage="narrate")
+
+
+def test_it_retries_transient_errors_then_fails_with_the_message(project: Project, monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    settings.PAPERCAST_MAX_ATTEMPTS = 3
+    paper = make_text_paper(project, SHORT_TEXT)
+    calls = []
+
+    def flaky(paper: Any, *, force: bool, progress: Any) -> Any:
+        calls.append(1)
+        raise TransientError("The server at http://127.0.0.1:9 did not answer.")
+
+    monkeypatch.setattr(pipeline.STAGE_MODULES[Stage.NARRATE], "run", flaky)
+    run_inline(paper, until="narrate")
+    run = StageRun.objects.get(paper=paper)
+    assert len(calls) == 3
+    assert (run.status, run.attempts) == (RunStatus.FAILED, 3)
+    assert "did not answer" in run.error and "3 attempts" in run.error
+
+
+def test_it_fails_unexpected_errors_without_retrying(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    paper = make_text_paper(project, SHORT_TEXT)
+
+    def broken(paper: Any, *, force: bool, progress: Any) -> Any:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(pipeline.STAGE_MODULES[Stage.NARRATE], "run", broken)
+    run_inline(paper)
+    run = StageRun.objects.get(paper=paper)
+    assert (run.status, run.attempts) == (RunStatus.FAILED, 1)
+    assert "ZeroDivisionError" in run.error
+
+
+def test_the_reaper_returns_a_dead_workers_run_and_fails_it_when_attempts_are_spent(project: Project, settings: Any) -> None:
+    settings.PAPERCAST_MAX_ATTEMPTS = 2
+    paper = make_text_paper(project, SHORT_TEXT)
+    long_ago = timezone.now() - timedelta(seconds=settings.PAPERCAST_STAGE_TIMEOUT + 5)
+    run = StageRun.objects.create(paper=paper, stage=Stage.NARRATE, status=RunStatus.RUNNING, attempts=1, heartbeat_at=long_ago)
+    with pipeline.inline() as queue:
+        assert pipeline.pipeline_reap() == 1
+        run.refresh_from_db()
+        assert run.status == RunStatus.PENDING and queue == [run.pk]
+        # A fresh heartbeat is left alone.
+        assert pipeline.pipeline_reap() == 0
+    StageRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, attempts=2, heartbeat_at=long_ago)
+    assert pipeline.pipeline_reap() == 1
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED and "stopped responding" in run.error
+
+
+@pytest.mark.slow
+def test_it_resumes_after_a_failed_stage_reusing_earlier_outputs(project: Project, settings: Any, count_calls: Any) -> None:
+    paper = make_text_paper(project, SHORT_TEXT)
+    settings.PAPERCAST_FONT = "/nonexistent/font.ttf"  # illustrate fails: a bad setting, fixed below
+    run_inline(paper)
+    failed = StageRun.objects.get(paper=paper, stage=Stage.ILLUSTRATE)
+    assert failed.status == RunStatus.FAILED and "could not be loaded" in failed.error
+    assert failed.attempts == 1  # a permanent error is not retried
+
+    counts = count_calls("whisper", whisper, "transcribe")
+    count_calls("tts", PiperSpeaker, "speak")
+    count_calls("llm", summarize.get_summarizer().__class__, "summarize")
+    settings.PAPERCAST_FONT = None
+    run_inline(paper)
+    assert counts["whisper"] == 0 and counts["tts"] == 0 and counts["llm"] == 0
+    assert Transcription.objects.filter(paper=paper).count() == 1
+    assert Video.objects.filter(paper=paper).count() == 1
+    assert pipeline.paper_status(paper) == "succeeded"
+    resumed = StageRun.objects.filter(paper=paper, stage=Stage.ILLUSTRATE).order_by("-created_at").first()
+    assert resumed is not None and resumed.status == RunStatus.SUCCEEDED and not resumed.reused
+
+    # All current: a start does nothing at all.
+    assert pipeline.pipeline_start(paper) is None
+    # --from render redoes the render only (same inputs, forced), reusing everything upstream.
+    run_inline(paper, from_stage="render")
+    assert Video.objects.filter(paper=paper).count() == 2
+    assert counts["whisper"] == 0 and counts["tts"] == 0
