@@ -36,7 +36,7 @@ from media_pipeline.stages import StageResult, chunk, illustrate, narrate, rende
 from projects.models import Paper, SourceKind
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def pipeline_start(
     *,
     from_stage: str | None = None,
     until: str | None = None,
-    requested_by: AbstractBaseUser | None = None,
+    requested_by: User | None = None,
 ) -> StageRun | None:
     """Start (or resume) the paper's pipeline; returns the first run, or None when all is current.
 
@@ -173,9 +173,7 @@ def pipeline_start(
     return _create_run(paper, first, force=start is not None, until=stop, requested_by=requested_by)
 
 
-def _create_run(
-    paper: Paper, stage: Stage, *, force: bool, until: Stage | None, requested_by: AbstractBaseUser | None
-) -> StageRun:
+def _create_run(paper: Paper, stage: Stage, *, force: bool, until: Stage | None, requested_by: User | None) -> StageRun:
     try:
         with transaction.atomic():
             run = StageRun.objects.create(
@@ -213,7 +211,12 @@ def _dispatch(run_id: int, stage: str) -> None:
         return
     from django_q.tasks import async_task
 
-    async_task("media_pipeline.tasks.stage_run_task", run_id, cluster=queue_for(stage), q_options={"task_name": f"{stage}-{run_id}"})
+    async_task(
+        "media_pipeline.tasks.stage_run_task",
+        run_id,
+        cluster=queue_for(stage),
+        q_options={"task_name": f"{stage}-{run_id}"},
+    )
 
 
 @contextlib.contextmanager
@@ -267,7 +270,9 @@ def _progress_writer(run: StageRun) -> Callable[[float], None]:
         if percent == last[1] or (now - last[0] < HEARTBEAT_SECONDS and percent - last[1] < 5):
             return
         last[0], last[1] = now, percent
-        StageRun.objects.filter(id=run.pk, status=RunStatus.RUNNING).update(progress=percent, heartbeat_at=timezone.now())
+        StageRun.objects.filter(id=run.pk, status=RunStatus.RUNNING).update(
+            progress=percent, heartbeat_at=timezone.now()
+        )
         _emit(run, RunStatus.RUNNING, percent)
 
     return write
@@ -372,9 +377,13 @@ def pipeline_reap() -> int:
     """
     cutoff = timezone.now() - timedelta(seconds=settings.PAPERCAST_STAGE_TIMEOUT)
     touched = 0
-    stale = StageRun.objects.filter(status__in=ACTIVE_STATUSES).filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True))
+    stale = StageRun.objects.filter(status__in=ACTIVE_STATUSES).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True)
+    )
     for run in stale:
-        same = StageRun.objects.filter(id=run.pk, status=run.status, heartbeat_at=run.heartbeat_at, attempts=run.attempts)
+        same = StageRun.objects.filter(
+            id=run.pk, status=run.status, heartbeat_at=run.heartbeat_at, attempts=run.attempts
+        )
         with transaction.atomic():
             if run.status == RunStatus.RUNNING and run.attempts >= settings.PAPERCAST_MAX_ATTEMPTS:
                 touched += same.update(

@@ -56,7 +56,8 @@ def paper_report(paper: Paper, files: LocalFiles | None = None) -> dict[str, Any
     scenes = []
     for chunk in chunks_with_outputs(paper):
         summary = getattr(chunk, "summary", None)
-        selected = chunk.selected_images[0] if getattr(chunk, "selected_images", None) else None
+        selected_images = getattr(chunk, "selected_images", [])  # set by the Prefetch in chunks_with_outputs
+        selected = selected_images[0] if selected_images else None
         scenes.append(
             {
                 "index": chunk.index,

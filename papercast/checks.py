@@ -30,5 +30,7 @@ def media_tools(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
         )
     voice = settings.PAPERCAST_PIPER_VOICE
     if ("/" in voice or voice.endswith(".onnx")) and not Path(voice).expanduser().is_file():
-        problems.append(Warning(f"PAPERCAST_PIPER_VOICE points at {voice!r}, which does not exist.", id="papercast.W003"))
+        problems.append(
+            Warning(f"PAPERCAST_PIPER_VOICE points at {voice!r}, which does not exist.", id="papercast.W003")
+        )
     return problems

@@ -6,6 +6,7 @@ naming the variable, when a value is present but unusable. Settings never guess 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,7 +65,7 @@ def env_float(name: str, default: float, *, minimum: float | None = None, maximu
         number = float(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name}={value!r} is not a number.") from None
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number):
         raise ImproperlyConfigured(f"{name}={value!r} must be a finite number.")
     _check_range(name, number, minimum, maximum)
     return number

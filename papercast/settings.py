@@ -112,7 +112,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "papercast.sqlite3",
+            "NAME": str(DATA_DIR / "papercast.sqlite3"),
             # Workers and the web process share the file: wait for locks instead of failing at once.
             "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
         }
@@ -134,6 +134,7 @@ USE_TZ = True
 # --- Files ----------------------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request without it
 MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"
 # Uploads larger than this are streamed to a temp file rather than held in memory.

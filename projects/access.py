@@ -16,9 +16,9 @@ from django.http import Http404
 from projects.models import Membership, Paper, Project, Role
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser, User
 
-    AnyUser = AbstractBaseUser | AnonymousUser
+    AnyUser = User | AnonymousUser
 
 _WRITE_ROLES = (Role.OWNER, Role.EDITOR)
 
@@ -31,12 +31,17 @@ def _is_member_capable(user: Any) -> bool:
     return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
 
 
+def _user_id(user: AnyUser) -> int:
+    # Only called once the user is known to be authenticated, so it has a primary key.
+    return int(user.pk or 0)
+
+
 def projects_visible_to(user: AnyUser) -> QuerySet[Project]:
     if _is_superuser(user):
         return Project.objects.all()
     if not _is_member_capable(user):
         return Project.objects.none()
-    return Project.objects.filter(memberships__user=user).distinct()
+    return Project.objects.filter(memberships__user_id=_user_id(user)).distinct()
 
 
 def projects_editable_by(user: AnyUser) -> QuerySet[Project]:
@@ -44,16 +49,16 @@ def projects_editable_by(user: AnyUser) -> QuerySet[Project]:
         return Project.objects.all()
     if not _is_member_capable(user):
         return Project.objects.none()
-    return Project.objects.filter(memberships__user=user, memberships__role__in=_WRITE_ROLES).distinct()
+    return Project.objects.filter(memberships__user_id=_user_id(user), memberships__role__in=_WRITE_ROLES).distinct()
 
 
-def project_ids_visible_to(user: AnyUser) -> QuerySet[Membership] | None:
+def project_ids_visible_to(user: AnyUser) -> QuerySet[Membership, Any] | None:
     """A subquery of visible project ids, or None for 'all' (superusers)."""
     if _is_superuser(user):
         return None
     if not _is_member_capable(user):
         return Membership.objects.none().values("project_id")
-    return Membership.objects.filter(user=user).values("project_id")
+    return Membership.objects.filter(user_id=_user_id(user)).values("project_id")
 
 
 def papers_visible_to(user: AnyUser) -> QuerySet[Paper]:
@@ -68,7 +73,9 @@ def role_in(user: AnyUser, project_id: int) -> Role | None:
         return Role.OWNER
     if not _is_member_capable(user):
         return None
-    role = Membership.objects.filter(user=user, project_id=project_id).values_list("role", flat=True).first()
+    role = (
+        Membership.objects.filter(user_id=_user_id(user), project_id=project_id).values_list("role", flat=True).first()
+    )
     return Role(role) if role else None
 
 

@@ -17,7 +17,7 @@ from projects import access
 from projects.models import Membership, Paper, Project
 
 
-class ProjectScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ProjectScopedAdmin(admin.ModelAdmin):
     """Membership decides what a staff user sees and may change; Django's model permissions do not.
 
     `project_field` is the lookup path from the model to its Project ("" for Project itself).
@@ -73,7 +73,7 @@ class ProjectScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
+class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
 
@@ -134,7 +134,14 @@ class PaperAdmin(ProjectScopedAdmin):
     list_filter = ["source_kind", "curation_status"]
     list_select_related = ["project"]
     search_fields = ["title"]
-    readonly_fields = ["narration_audio", "narration_fingerprint", "created_by", "created_at", "updated_at", "pipeline_runs"]
+    readonly_fields = [
+        "narration_audio",
+        "narration_fingerprint",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "pipeline_runs",
+    ]
     fields = [
         "project", "title", "source_kind", "source_text", "source_file", "source_filename", "curation_status",
         "narration_audio", "narration_fingerprint", "created_by", "created_at", "updated_at", "pipeline_runs",

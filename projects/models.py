@@ -36,8 +36,12 @@ class Project(models.Model):
         default="clean editorial illustration, soft light, muted colours",
         help_text="Visual style appended to every image prompt.",
     )
-    video_width = models.PositiveIntegerField(default=1920, validators=[MinValueValidator(160), MaxValueValidator(3840)])
-    video_height = models.PositiveIntegerField(default=1080, validators=[MinValueValidator(160), MaxValueValidator(3840)])
+    video_width = models.PositiveIntegerField(
+        default=1920, validators=[MinValueValidator(160), MaxValueValidator(3840)]
+    )
+    video_height = models.PositiveIntegerField(
+        default=1080, validators=[MinValueValidator(160), MaxValueValidator(3840)]
+    )
     max_scene_seconds = models.FloatField(
         default=8.0,
         validators=[MinValueValidator(2.0), MaxValueValidator(120.0)],

@@ -19,12 +19,10 @@ from django.utils.text import slugify
 from projects.models import Membership, Paper, Project, Role, SourceKind
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 
-def project_create(
-    *, name: str, owner: AbstractBaseUser | None, slug: str = "", **defaults: object
-) -> Project:
+def project_create(*, name: str, owner: User | None, slug: str = "", **defaults: object) -> Project:
     """Create a project (and its owner's membership). Not idempotent: a taken slug raises ValidationError."""
     name = name.strip()
     if not name:
@@ -41,7 +39,7 @@ def project_create(
     return project
 
 
-def project_get_or_create(*, slug: str, name: str, owner: AbstractBaseUser | None) -> Project:
+def project_get_or_create(*, slug: str, name: str, owner: User | None) -> Project:
     """The project with this slug, created (with the owner as owner) if missing. Idempotent."""
     project = Project.objects.filter(slug=slug).first()
     if project is not None:
@@ -55,7 +53,7 @@ def project_get_or_create(*, slug: str, name: str, owner: AbstractBaseUser | Non
         return project_get_or_create(slug=slug, name=name, owner=owner)
 
 
-def membership_set(*, project: Project, user: AbstractBaseUser, role: Role) -> Membership:
+def membership_set(*, project: Project, user: User, role: Role) -> Membership:
     """Give the user this role in the project (creating the membership if needed). Idempotent."""
     membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
     return membership
@@ -83,17 +81,18 @@ def paper_create_from_text(
     text: str | None = None,
     file: IO[bytes] | None = None,
     filename: str = "script.txt",
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> Paper:
     """A paper to narrate, from typed text or an uploaded text file (stored as given). Not idempotent."""
-    if (text is None) == (file is None):
+    if (text is None and file is None) or (text is not None and file is not None):
         raise ValueError("Give either text or file.")
     paper = Paper(project=project, title=_clean_title(title), source_kind=SourceKind.TEXT, created_by=created_by)
     if text is not None:
         paper.source_text = text
         paper.save()
         return paper
-    assert file is not None
+    if file is None:  # unreachable after the check above; keeps the type checker informed
+        raise ValueError("Give either text or file.")
     django_file = File(file, name=filename)
     _check_size(django_file.size)
     paper.source_filename = filename[:300]
@@ -110,7 +109,7 @@ def paper_create_from_audio(
     title: str,
     file: IO[bytes],
     filename: str,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> Paper:
     """A paper from narration that already exists (a podcast, a NotebookLM overview). Not idempotent.
 

@@ -44,12 +44,17 @@ def _isolated_settings(settings: Any, tmp_path: Path) -> None:
 @pytest.fixture
 def users(db: None) -> dict[str, User]:
     """alice owns the project, bob edits, carol views, mallory is an outsider."""
-    return {name: User.objects.create_user(name, password="pw-" + name, is_staff=True) for name in ("alice", "bob", "carol", "mallory")}
+    return {
+        name: User.objects.create_user(name, password="pw-" + name, is_staff=True)
+        for name in ("alice", "bob", "carol", "mallory")
+    }
 
 
 @pytest.fixture
 def project(users: dict[str, User]) -> Project:
-    project = services.project_create(name="Bees", owner=users["alice"], max_scene_seconds=6.0, video_width=640, video_height=360)
+    project = services.project_create(
+        name="Bees", owner=users["alice"], max_scene_seconds=6.0, video_width=640, video_height=360
+    )
     services.membership_set(project=project, user=users["bob"], role=Role.EDITOR)
     services.membership_set(project=project, user=users["carol"], role=Role.VIEWER)
     return project
@@ -96,7 +101,20 @@ def count_calls(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, Any, str], Co
 
 def make_tone(path: Path, seconds: float, *, fmt: str = "wav", extra: list[str] | None = None) -> Path:
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=frequency=330:duration={seconds}", *(extra or []), "-f", fmt, str(path)],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=330:duration={seconds}",
+            *(extra or []),
+            "-f",
+            fmt,
+            str(path),
+        ],
         check=True,
     )
     return path

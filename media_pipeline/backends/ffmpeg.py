@@ -8,10 +8,7 @@ URLs). User media is decoded with the probed format forced, so a second detectio
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import threading
-import time
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +18,7 @@ import numpy as np
 from django.conf import settings
 
 from media_pipeline.backends.errors import PermanentError, TransientError
-from media_pipeline.backends.process import resolve_program, run
+from media_pipeline.backends.process import resolve_program, run, run_streaming
 
 # Demuxer name as ffprobe reports it -> the name to force with -f when decoding.
 AUDIO_DEMUXERS: dict[str, str] = {
@@ -97,7 +94,7 @@ def _float(value: object) -> float | None:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
-    return number if number == number and number >= 0 else None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 def probe_audio(path: Path) -> AudioProbe:
@@ -176,15 +173,6 @@ def probe_video(path: Path) -> VideoProbe:
     )
 
 
-def encode_wav_to(path_in: Path, path_out: Path, *, sample_rate: int = 48_000) -> None:
-    """Re-encode a WAV we made (narration) to 48 kHz mono PCM WAV, the render's audio input format."""
-    args = [
-        _ffmpeg(), "-nostdin", "-v", "error", "-protocol_whitelist", "file", "-f", "wav", "-i", "file:" + str(path_in),
-        "-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_s16le", "-f", "wav", "-y", "file:" + str(path_out),
-    ]  # fmt: skip
-    _check(run(args, timeout=_timeout()), "convert the narration audio")
-
-
 def run_ffmpeg(
     args: Sequence[str],
     *,
@@ -198,43 +186,20 @@ def run_ffmpeg(
     PermanentError with ffmpeg's last error lines on failure.
     """
     full = [_ffmpeg(), "-nostdin", "-hide_banner", "-v", "error", "-progress", "pipe:1", "-nostats", *args]
-    deadline = time.monotonic() + _timeout()
-    proc = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    stderr_chunks: list[bytes] = []
-    reader = threading.Thread(target=lambda: stderr_chunks.append(proc.stderr.read() if proc.stderr else b""), daemon=True)
-    reader.start()
-    timer = threading.Timer(max(deadline - time.monotonic(), 0.1), _kill, args=(proc,))
-    timer.start()
-    try:
-        assert proc.stdout is not None
-        for raw_line in proc.stdout:
-            line = raw_line.decode("ascii", "replace").strip()
-            if on_progress and expected_seconds and line.startswith("out_time_us="):
-                value = line.split("=", 1)[1]
-                if value.lstrip("-").isdigit():
-                    on_progress(min(max(int(value) / 1e6 / expected_seconds, 0.0), 1.0))
-        proc.wait()
-    except BaseException:
-        _kill(proc)
-        raise
-    finally:
-        timer.cancel()
-        reader.join(timeout=5)
-    if time.monotonic() >= deadline and proc.returncode != 0:
+
+    def on_line(line: str) -> None:
+        if on_progress and expected_seconds and line.startswith("out_time_us="):
+            value = line.split("=", 1)[1].strip()
+            if value.lstrip("-").isdigit():
+                on_progress(min(max(int(value) / 1e6 / expected_seconds, 0.0), 1.0))
+
+    result = run_streaming(full, timeout=_timeout(), on_line=on_line)
+    if result.timed_out:
         raise TransientError(f"ffmpeg did not {what} within {_timeout():.0f} s (PAPERCAST_FFMPEG_TIMEOUT).")
-    if proc.returncode != 0:
-        detail = b"".join(stderr_chunks).decode("utf-8", "replace").strip().splitlines()[-3:]
-        raise PermanentError(f"ffmpeg could not {what}: {' / '.join(detail) or f'exit code {proc.returncode}'}")
+    if result.returncode != 0:
+        raise _failure(what, result.stderr, result.returncode)
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, 9)
-    except ProcessLookupError:
-        pass
-
-
-def _check(proc: subprocess.CompletedProcess[bytes], what: str) -> None:
-    if proc.returncode != 0:
-        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
-        raise PermanentError(f"ffmpeg could not {what}: {' / '.join(detail) or f'exit code {proc.returncode}'}")
+def _failure(what: str, stderr: bytes, returncode: int) -> PermanentError:
+    detail = stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+    return PermanentError(f"ffmpeg could not {what}: {' / '.join(detail) or f'exit code {returncode}'}")

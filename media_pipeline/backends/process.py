@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from media_pipeline.backends.errors import PermanentError, TransientError
 
@@ -47,11 +50,13 @@ def run(
         try:
             out, err = proc.communicate(input=input_bytes, timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            kill_group(proc)
             proc.communicate()
-            raise TransientError(f"{os.path.basename(args[0])} did not finish within {timeout:.0f} s and was stopped.")
+            raise TransientError(
+                f"{os.path.basename(args[0])} did not finish within {timeout:.0f} s and was stopped."
+            ) from None
         except BaseException:
-            _kill_group(proc)
+            kill_group(proc)
             proc.communicate()
             raise
         return subprocess.CompletedProcess(list(args), proc.returncode, out, err)
@@ -60,8 +65,50 @@ def run(
             handle.close()
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the process and every helper it started (it leads its own session)."""
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+
+
+@dataclass
+class StreamedRun:
+    returncode: int
+    stderr: bytes
+    timed_out: bool
+
+
+def run_streaming(args: Sequence[str], *, timeout: float, on_line: Callable[[str], None]) -> StreamedRun:
+    """Run a program, handing each line of its stdout to `on_line` as it comes; stderr is collected.
+
+    On timeout the whole process group is killed and timed_out is set; the caller decides what it means.
+    """
+    proc = subprocess.Popen(
+        list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    stderr_chunks: list[bytes] = []
+    # stderr is drained in a thread so a chatty program cannot block on a full pipe while we read stdout.
+    reader = threading.Thread(target=lambda: stderr_chunks.append(proc.stderr.read() if proc.stderr else b""))
+    reader.daemon = True
+    reader.start()
+    timed_out = threading.Event()
+
+    def expire() -> None:
+        timed_out.set()
+        kill_group(proc)
+
+    timer = threading.Timer(timeout, expire)
+    timer.start()
+    try:
+        if proc.stdout is not None:
+            for raw in proc.stdout:
+                on_line(raw.decode("utf-8", "replace").rstrip("\n"))
+        proc.wait()
+    except BaseException:
+        kill_group(proc)
+        proc.wait()
+        raise
+    finally:
+        timer.cancel()
+        reader.join(timeout=5)
+    return StreamedRun(proc.returncode, b"".join(stderr_chunks), timed_out.is_set())

@@ -182,5 +182,7 @@ def transcribe(
             )
         )
     return TranscriptResult(
-        language=str(result.get("language") or language or ""), text=str(result.get("text", "")).strip(), segments=segments
+        language=str(result.get("language") or language or ""),
+        text=str(result.get("text", "")).strip(),
+        segments=segments,
     )

@@ -2,222 +2,367 @@
 
 import django.core.validators
 import django.db.models.deletion
-import media_pipeline.models
 from django.conf import settings
 from django.db import migrations, models
 
+import media_pipeline.models
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('projects', '0001_initial'),
+        ("projects", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Chunk',
+            name="Chunk",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveIntegerField()),
-                ('start', models.FloatField()),
-                ('end', models.FloatField()),
-                ('text', models.TextField()),
-                ('input_fingerprint', models.CharField(max_length=64)),
-                ('paper', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chunks', to='projects.paper')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("index", models.PositiveIntegerField()),
+                ("start", models.FloatField()),
+                ("end", models.FloatField()),
+                ("text", models.TextField()),
+                ("input_fingerprint", models.CharField(max_length=64)),
+                (
+                    "paper",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="chunks", to="projects.paper"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['paper', 'index'],
+                "ordering": ["paper", "index"],
             },
         ),
         migrations.CreateModel(
-            name='Summary',
+            name="Summary",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('summary', models.TextField()),
-                ('image_prompt', models.TextField()),
-                ('negative_prompt', models.TextField(blank=True)),
-                ('backend', models.CharField(max_length=40)),
-                ('model', models.CharField(blank=True, max_length=200)),
-                ('prompt_version', models.CharField(max_length=40)),
-                ('input_fingerprint', models.CharField(max_length=64)),
-                ('edited_by_human', models.BooleanField(default=False)),
-                ('tokens_in', models.PositiveIntegerField(default=0)),
-                ('tokens_out', models.PositiveIntegerField(default=0)),
-                ('seconds', models.FloatField(default=0.0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('chunk', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='summary', to='media_pipeline.chunk')),
-                ('edited_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("summary", models.TextField()),
+                ("image_prompt", models.TextField()),
+                ("negative_prompt", models.TextField(blank=True)),
+                ("backend", models.CharField(max_length=40)),
+                ("model", models.CharField(blank=True, max_length=200)),
+                ("prompt_version", models.CharField(max_length=40)),
+                ("input_fingerprint", models.CharField(max_length=64)),
+                ("edited_by_human", models.BooleanField(default=False)),
+                ("tokens_in", models.PositiveIntegerField(default=0)),
+                ("tokens_out", models.PositiveIntegerField(default=0)),
+                ("seconds", models.FloatField(default=0.0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "chunk",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="summary", to="media_pipeline.chunk"
+                    ),
+                ),
+                (
+                    "edited_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'summaries',
+                "verbose_name_plural": "summaries",
             },
         ),
         migrations.CreateModel(
-            name='Transcription',
+            name="Transcription",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('engine', models.CharField(max_length=40)),
-                ('model', models.CharField(max_length=500)),
-                ('language', models.CharField(blank=True, max_length=16)),
-                ('text', models.TextField(blank=True)),
-                ('duration', models.FloatField(help_text='Length of the audio in seconds.')),
-                ('audio_fingerprint', models.CharField(help_text="sha256 of the audio file's bytes.", max_length=64)),
-                ('input_fingerprint', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('paper', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='transcriptions', to='projects.paper')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("engine", models.CharField(max_length=40)),
+                ("model", models.CharField(max_length=500)),
+                ("language", models.CharField(blank=True, max_length=16)),
+                ("text", models.TextField(blank=True)),
+                ("duration", models.FloatField(help_text="Length of the audio in seconds.")),
+                ("audio_fingerprint", models.CharField(help_text="sha256 of the audio file's bytes.", max_length=64)),
+                ("input_fingerprint", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "paper",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="transcriptions", to="projects.paper"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Segment',
+            name="Segment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveIntegerField()),
-                ('start', models.FloatField()),
-                ('end', models.FloatField()),
-                ('text', models.TextField()),
-                ('tokens', models.JSONField(blank=True, default=list)),
-                ('temperature', models.FloatField(blank=True, null=True)),
-                ('avg_logprob', models.FloatField(blank=True, null=True)),
-                ('compression_ratio', models.FloatField(blank=True, null=True)),
-                ('no_speech_prob', models.FloatField(blank=True, null=True)),
-                ('confidence', models.FloatField(blank=True, null=True)),
-                ('transcription', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='segments', to='media_pipeline.transcription')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("index", models.PositiveIntegerField()),
+                ("start", models.FloatField()),
+                ("end", models.FloatField()),
+                ("text", models.TextField()),
+                ("tokens", models.JSONField(blank=True, default=list)),
+                ("temperature", models.FloatField(blank=True, null=True)),
+                ("avg_logprob", models.FloatField(blank=True, null=True)),
+                ("compression_ratio", models.FloatField(blank=True, null=True)),
+                ("no_speech_prob", models.FloatField(blank=True, null=True)),
+                ("confidence", models.FloatField(blank=True, null=True)),
+                (
+                    "transcription",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="segments",
+                        to="media_pipeline.transcription",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['transcription', 'index'],
+                "ordering": ["transcription", "index"],
             },
         ),
         migrations.AddField(
-            model_name='chunk',
-            name='transcription',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='chunks', to='media_pipeline.transcription'),
+            model_name="chunk",
+            name="transcription",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="chunks",
+                to="media_pipeline.transcription",
+            ),
         ),
         migrations.CreateModel(
-            name='Video',
+            name="Video",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(max_length=500, upload_to=media_pipeline.models._no_upload)),
-                ('srt', models.FileField(max_length=500, upload_to=media_pipeline.models._no_upload)),
-                ('vtt', models.FileField(blank=True, max_length=500, upload_to=media_pipeline.models._no_upload)),
-                ('thumbnail', models.FileField(blank=True, max_length=500, upload_to=media_pipeline.models._no_upload)),
-                ('chapters', models.JSONField(blank=True, default=list)),
-                ('duration', models.FloatField()),
-                ('width', models.PositiveIntegerField(validators=[django.core.validators.MinValueValidator(1)])),
-                ('height', models.PositiveIntegerField(validators=[django.core.validators.MinValueValidator(1)])),
-                ('settings_fingerprint', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('paper', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='videos', to='projects.paper')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("file", models.FileField(max_length=500, upload_to=media_pipeline.models._no_upload)),
+                ("srt", models.FileField(max_length=500, upload_to=media_pipeline.models._no_upload)),
+                ("vtt", models.FileField(blank=True, max_length=500, upload_to=media_pipeline.models._no_upload)),
+                ("thumbnail", models.FileField(blank=True, max_length=500, upload_to=media_pipeline.models._no_upload)),
+                ("chapters", models.JSONField(blank=True, default=list)),
+                ("duration", models.FloatField()),
+                ("width", models.PositiveIntegerField(validators=[django.core.validators.MinValueValidator(1)])),
+                ("height", models.PositiveIntegerField(validators=[django.core.validators.MinValueValidator(1)])),
+                ("settings_fingerprint", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "paper",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="videos", to="projects.paper"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Word',
+            name="Word",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveIntegerField(help_text='Position in the whole transcription.')),
-                ('start', models.FloatField()),
-                ('end', models.FloatField()),
-                ('text', models.CharField(max_length=200)),
-                ('confidence', models.FloatField(blank=True, null=True)),
-                ('segment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='words', to='media_pipeline.segment')),
-                ('transcription', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='words', to='media_pipeline.transcription')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("index", models.PositiveIntegerField(help_text="Position in the whole transcription.")),
+                ("start", models.FloatField()),
+                ("end", models.FloatField()),
+                ("text", models.CharField(max_length=200)),
+                ("confidence", models.FloatField(blank=True, null=True)),
+                (
+                    "segment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="words", to="media_pipeline.segment"
+                    ),
+                ),
+                (
+                    "transcription",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="words",
+                        to="media_pipeline.transcription",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['transcription', 'index'],
+                "ordering": ["transcription", "index"],
             },
         ),
         migrations.CreateModel(
-            name='Image',
+            name="Image",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(max_length=500, upload_to=media_pipeline.models._no_upload)),
-                ('prompt', models.TextField()),
-                ('negative_prompt', models.TextField(blank=True)),
-                ('seed', models.BigIntegerField()),
-                ('backend', models.CharField(max_length=40)),
-                ('model', models.CharField(blank=True, max_length=200)),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('width', models.PositiveIntegerField()),
-                ('height', models.PositiveIntegerField()),
-                ('sha256', models.CharField(max_length=64)),
-                ('selected', models.BooleanField(default=False)),
-                ('selected_by_human', models.BooleanField(default=False)),
-                ('input_fingerprint', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('chunk', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='images', to='media_pipeline.chunk')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("file", models.FileField(max_length=500, upload_to=media_pipeline.models._no_upload)),
+                ("prompt", models.TextField()),
+                ("negative_prompt", models.TextField(blank=True)),
+                ("seed", models.BigIntegerField()),
+                ("backend", models.CharField(max_length=40)),
+                ("model", models.CharField(blank=True, max_length=200)),
+                ("params", models.JSONField(blank=True, default=dict)),
+                ("width", models.PositiveIntegerField()),
+                ("height", models.PositiveIntegerField()),
+                ("sha256", models.CharField(max_length=64)),
+                ("selected", models.BooleanField(default=False)),
+                ("selected_by_human", models.BooleanField(default=False)),
+                ("input_fingerprint", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "chunk",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="images", to="media_pipeline.chunk"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['chunk', '-created_at', '-id'],
-                'indexes': [models.Index(fields=['chunk', 'input_fingerprint'], name='media_pipel_chunk_i_af8787_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('selected', True)), fields=('chunk',), name='image_one_selected_per_chunk')],
+                "ordering": ["chunk", "-created_at", "-id"],
+                "indexes": [models.Index(fields=["chunk", "input_fingerprint"], name="media_pipel_chunk_i_af8787_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("selected", True)), fields=("chunk",), name="image_one_selected_per_chunk"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='StageRun',
+            name="StageRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('stage', models.CharField(choices=[('narrate', 'Narrate'), ('transcribe', 'Transcribe'), ('chunk', 'Chunk'), ('summarize', 'Summarize'), ('illustrate', 'Illustrate'), ('render', 'Render')], max_length=12)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='pending', max_length=10)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('progress', models.PositiveSmallIntegerField(default=0, validators=[django.core.validators.MaxValueValidator(100)])),
-                ('error', models.TextField(blank=True)),
-                ('input_fingerprint', models.CharField(blank=True, max_length=64)),
-                ('force', models.BooleanField(default=False, help_text='Redo the stage even if its outputs are current.')),
-                ('until_stage', models.CharField(blank=True, choices=[('narrate', 'Narrate'), ('transcribe', 'Transcribe'), ('chunk', 'Chunk'), ('summarize', 'Summarize'), ('illustrate', 'Illustrate'), ('render', 'Render')], help_text='Stop the pipeline after this stage.', max_length=12)),
-                ('reused', models.BooleanField(default=False, help_text='The outputs were current; no engine was called.')),
-                ('metrics', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('paper', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='stage_runs', to='projects.paper')),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "stage",
+                    models.CharField(
+                        choices=[
+                            ("narrate", "Narrate"),
+                            ("transcribe", "Transcribe"),
+                            ("chunk", "Chunk"),
+                            ("summarize", "Summarize"),
+                            ("illustrate", "Illustrate"),
+                            ("render", "Render"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                (
+                    "progress",
+                    models.PositiveSmallIntegerField(
+                        default=0, validators=[django.core.validators.MaxValueValidator(100)]
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("input_fingerprint", models.CharField(blank=True, max_length=64)),
+                (
+                    "force",
+                    models.BooleanField(default=False, help_text="Redo the stage even if its outputs are current."),
+                ),
+                (
+                    "until_stage",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("narrate", "Narrate"),
+                            ("transcribe", "Transcribe"),
+                            ("chunk", "Chunk"),
+                            ("summarize", "Summarize"),
+                            ("illustrate", "Illustrate"),
+                            ("render", "Render"),
+                        ],
+                        help_text="Stop the pipeline after this stage.",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "reused",
+                    models.BooleanField(default=False, help_text="The outputs were current; no engine was called."),
+                ),
+                ("metrics", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "paper",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="stage_runs", to="projects.paper"
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['paper', 'stage', '-created_at'], name='media_pipel_paper_i_bca9b9_idx'), models.Index(fields=['status', 'heartbeat_at'], name='media_pipel_status_3e0e72_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status__in', ['pending', 'running'])), fields=('paper',), name='stagerun_one_active_per_paper'), models.CheckConstraint(condition=models.Q(('progress__lte', 100)), name='stagerun_progress_max_100')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["paper", "stage", "-created_at"], name="media_pipel_paper_i_bca9b9_idx"),
+                    models.Index(fields=["status", "heartbeat_at"], name="media_pipel_status_3e0e72_idx"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status__in", ["pending", "running"])),
+                        fields=("paper",),
+                        name="stagerun_one_active_per_paper",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("progress__lte", 100)), name="stagerun_progress_max_100"
+                    ),
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='transcription',
-            index=models.Index(fields=['paper', 'input_fingerprint'], name='media_pipel_paper_i_397b30_idx'),
+            model_name="transcription",
+            index=models.Index(fields=["paper", "input_fingerprint"], name="media_pipel_paper_i_397b30_idx"),
         ),
         migrations.AddConstraint(
-            model_name='segment',
-            constraint=models.UniqueConstraint(fields=('transcription', 'index'), name='segment_unique_index'),
+            model_name="segment",
+            constraint=models.UniqueConstraint(fields=("transcription", "index"), name="segment_unique_index"),
         ),
         migrations.AddConstraint(
-            model_name='segment',
-            constraint=models.CheckConstraint(condition=models.Q(('end__gte', models.F('start'))), name='segment_end_after_start'),
+            model_name="segment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("end__gte", models.F("start"))), name="segment_end_after_start"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='chunk',
-            constraint=models.UniqueConstraint(fields=('paper', 'index'), name='chunk_unique_index'),
+            model_name="chunk",
+            constraint=models.UniqueConstraint(fields=("paper", "index"), name="chunk_unique_index"),
         ),
         migrations.AddConstraint(
-            model_name='chunk',
-            constraint=models.CheckConstraint(condition=models.Q(('end__gte', models.F('start'))), name='chunk_end_after_start'),
+            model_name="chunk",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("end__gte", models.F("start"))), name="chunk_end_after_start"
+            ),
         ),
         migrations.AddIndex(
-            model_name='video',
-            index=models.Index(fields=['paper', 'settings_fingerprint'], name='media_pipel_paper_i_b1eb3d_idx'),
+            model_name="video",
+            index=models.Index(fields=["paper", "settings_fingerprint"], name="media_pipel_paper_i_b1eb3d_idx"),
         ),
         migrations.AddConstraint(
-            model_name='word',
-            constraint=models.UniqueConstraint(fields=('transcription', 'index'), name='word_unique_index'),
+            model_name="word",
+            constraint=models.UniqueConstraint(fields=("transcription", "index"), name="word_unique_index"),
         ),
         migrations.AddConstraint(
-            model_name='word',
-            constraint=models.CheckConstraint(condition=models.Q(('end__gte', models.F('start'))), name='word_end_after_start'),
+            model_name="word",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("end__gte", models.F("start"))), name="word_end_after_start"
+            ),
         ),
     ]

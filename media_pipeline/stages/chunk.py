@@ -58,22 +58,19 @@ def plan_scenes(words: list[TimedWord], max_seconds: float) -> list[Scene]:
             fit += 1
         cut = fit
         if fit < n - 1:
-            cut = _boundary(words, i, fit, start, max_seconds, SENTENCE_ENDS, MIN_FILL_SENTENCE)
-            if cut is None:
-                cut = _boundary(words, i, fit, start, max_seconds, CLAUSE_ENDS, MIN_FILL_CLAUSE)
-            if cut is None:
-                cut = fit
+            sentence = _boundary(words, i, fit, limit=start + MIN_FILL_SENTENCE * max_seconds, ends=SENTENCE_ENDS)
+            clause = _boundary(words, i, fit, limit=start + MIN_FILL_CLAUSE * max_seconds, ends=CLAUSE_ENDS)
+            cut = sentence if sentence is not None else clause if clause is not None else fit
         chosen = words[i : cut + 1]
         scenes.append(Scene(i, cut, start, chosen[-1].end, " ".join(w.text for w in chosen)))
         i = cut + 1
     return scenes
 
 
-def _boundary(
-    words: list[TimedWord], first: int, last: int, start: float, max_seconds: float, ends: tuple[str, ...], fill: float
-) -> int | None:
+def _boundary(words: list[TimedWord], first: int, last: int, *, limit: float, ends: tuple[str, ...]) -> int | None:
+    """The last word in words[first..last] that ends with one of `ends` and ends at or after `limit`."""
     for b in range(last, first - 1, -1):
-        if words[b].end - start < fill * max_seconds:
+        if words[b].end < limit:
             return None
         if words[b].text.rstrip().endswith(ends):
             return b
@@ -104,7 +101,9 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     if current and not force:
         return StageResult(fp, reused=True)
     transcription = current_transcription(paper)
-    words = [TimedWord(s, e, t) for s, e, t in transcription.words.order_by("index").values_list("start", "end", "text")]
+    words = [
+        TimedWord(s, e, t) for s, e, t in transcription.words.order_by("index").values_list("start", "end", "text")
+    ]
     if not words:
         raise PermanentError("The transcript has no words, so there is nothing to make scenes from.")
     scenes = plan_scenes(words, _max_seconds(paper))

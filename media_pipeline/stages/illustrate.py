@@ -96,7 +96,13 @@ def verify_png(data: bytes) -> tuple[int, int]:
                 probe.verify()
     except PermanentError:
         raise
-    except (OSError, SyntaxError, ValueError, PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        PILImage.DecompressionBombError,
+        PILImage.DecompressionBombWarning,
+    ) as exc:
         raise PermanentError(f"The image backend returned bytes that are not a valid image: {exc}") from exc
     return width, height
 
@@ -121,7 +127,9 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
                 _generate(paper, chunk, request, scene_fp, generator)
                 calls += 1
         progress(done / len(items))
-    return StageResult(fp, reused=calls == 0, metrics={"scenes": len(items), "calls": calls, "kept_human_choices": kept_human})
+    return StageResult(
+        fp, reused=calls == 0, metrics={"scenes": len(items), "calls": calls, "kept_human_choices": kept_human}
+    )
 
 
 def _select(chunk: Chunk, image_id: int) -> bool:

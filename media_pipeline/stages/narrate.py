@@ -63,9 +63,8 @@ def paragraphs(text: str) -> list[str]:
 def status(paper: Paper) -> tuple[str, bool]:
     text = source_text(paper)
     fp = fingerprint(VERSION, sha256_text(text), get_speaker().identity())
-    current = paper.narration_fingerprint == fp and bool(paper.narration_audio) and default_storage.exists(
-        paper.narration_audio.name
-    )
+    name = paper.narration_audio.name
+    current = bool(name) and paper.narration_fingerprint == fp and default_storage.exists(str(name))
     return fp, current
 
 
@@ -113,5 +112,6 @@ def _speak_all(speaker: Speaker, parts: list[str], tmp: Path, out: Path, progres
                 total_frames += source.getnframes()
             piece.unlink()
             progress((i + 1) / len(parts))
-    assert params is not None
+    if params is None:
+        raise PermanentError("There was nothing to narrate.")
     return total_frames / params.framerate

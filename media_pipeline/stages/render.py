@@ -21,7 +21,7 @@ from pathlib import Path
 
 from django.db import transaction
 from PIL import Image as PILImage
-from PIL import ImageDraw, ImageFont
+from PIL import ImageDraw, ImageFilter, ImageOps
 
 from media_pipeline.backends import ffmpeg
 from media_pipeline.backends.errors import PermanentError
@@ -63,7 +63,7 @@ def _fingerprint(paper: Paper, transcription: Transcription, chunks: list[Chunk]
         VERSION,
         paper.narration_audio.name,
         transcription.pk,
-        [(c.start, img.sha256) for c, img in zip(chunks, images)],
+        [(c.start, img.sha256) for c, img in zip(chunks, images, strict=True)],
         [getattr(c, "summary", None) and c.summary.summary for c in chunks],
         paper.project.video_width,
         paper.project.video_height,
@@ -97,11 +97,12 @@ def concat_list(names: list[str], frames: list[int], fps: int = FPS) -> str:
     """An ffconcat list that shows names[i] for frames[i] frames, repeating long scenes every 2 s."""
     lines = ["ffconcat version 1.0"]
     step = int(MAX_REFRESH_SECONDS * fps)
-    for name, count in zip(names, frames):
-        while count > 0:
-            piece = min(count, step)
+    for name, count in zip(names, frames, strict=True):
+        left = count
+        while left > 0:
+            piece = min(left, step)
             lines += [f"file {name}", f"duration {piece / fps:.6f}"]
-            count -= piece
+            left -= piece
     # The fps filter ends the video at the last frame's start; a closing entry carries the last image to
     # the end of the audio (the -t limit then cuts it exactly there).
     lines.append(f"file {names[-1]}")
@@ -133,7 +134,15 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
             out = tmp / "video.mp4"
             progress(0.05)
             ffmpeg.run_ffmpeg(
-                _ffmpeg_args(tmp / "scenes.ffconcat", audio_path, audio.force_format, out, width, height, duration),
+                _ffmpeg_args(
+                    concat=tmp / "scenes.ffconcat",
+                    audio=audio_path,
+                    audio_format=audio.force_format,
+                    out=out,
+                    width=width,
+                    height=height,
+                    duration=duration,
+                ),
                 what="render the video",
                 expected_seconds=duration,
                 on_progress=lambda f: progress(0.05 + 0.85 * f),
@@ -143,10 +152,17 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
             cues = build_cues(words)
             (tmp / "captions.srt").write_text(to_srt(cues), encoding="utf-8")
             (tmp / "captions.vtt").write_text(to_vtt(cues), encoding="utf-8")
-            chapters = build_chapters([(c.start, c.summary.summary if hasattr(c, "summary") else c.text) for c in chunks], probe.duration)
+            chapters = build_chapters(
+                [(c.start, c.summary.summary if hasattr(c, "summary") else c.text) for c in chunks], probe.duration
+            )
             _thumbnail(tmp / names[0], paper.title, tmp / "thumbnail.jpg")
             folder = paper_folder(paper.project_id, paper.pk) + "/video"
-            for local, suffix in (("video.mp4", ".mp4"), ("captions.srt", ".srt"), ("captions.vtt", ".vtt"), ("thumbnail.jpg", ".jpg")):
+            for local, suffix in (
+                ("video.mp4", ".mp4"),
+                ("captions.srt", ".srt"),
+                ("captions.vtt", ".vtt"),
+                ("thumbnail.jpg", ".jpg"),
+            ):
                 saved.append(save_file(folder, tmp / local, suffix))
         progress(0.98)
         with transaction.atomic():
@@ -165,11 +181,13 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     finally:
         if video is None:
             delete_quietly(saved)
-    return StageResult(fp, reused=False, metrics={"duration": round(probe.duration, 3), "scenes": len(chunks), "cues": len(cues)})
+    return StageResult(
+        fp, reused=False, metrics={"duration": round(probe.duration, 3), "scenes": len(chunks), "cues": len(cues)}
+    )
 
 
 def _ffmpeg_args(
-    concat: Path, audio: Path, audio_format: str, out: Path, width: int, height: int, duration: float
+    *, concat: Path, audio: Path, audio_format: str, out: Path, width: int, height: int, duration: float
 ) -> list[str]:
     fit = (
         f"scale={width}:{height}:force_original_aspect_ratio=decrease:flags=lanczos,"
@@ -217,7 +235,11 @@ def validate_video(path: Path, *, expected_duration: float, width: int, height: 
         problems.append(f"audio is {probe.audio_codec}, not aac")
     if (probe.width, probe.height) != (width, height):
         problems.append(f"size is {probe.width}x{probe.height}, not {width}x{height}")
-    for what, seconds in (("the file", probe.duration), ("the video stream", probe.video_duration), ("the audio stream", probe.audio_duration)):
+    for what, seconds in (
+        ("the file", probe.duration),
+        ("the video stream", probe.video_duration),
+        ("the audio stream", probe.audio_duration),
+    ):
         if seconds is None or abs(seconds - expected_duration) > DURATION_TOLERANCE:
             problems.append(f"{what} lasts {seconds or 0:.3f} s, the narration {expected_duration:.3f} s")
     boxes = top_level_boxes(path)
@@ -229,18 +251,24 @@ def validate_video(path: Path, *, expected_duration: float, width: int, height: 
 
 
 def _thumbnail(image_path: Path, title: str, out: Path) -> None:
-    """A 1280x720 JPEG: the first scene's image with the title on a dark band."""
+    """A 1280x720 JPEG title card: the first scene's image, blurred and darkened, under the title."""
     with PILImage.open(image_path) as source:
-        thumb = source.convert("RGB")
-    thumb.thumbnail((1280, 720))
-    canvas = PILImage.new("RGB", (1280, 720), (0, 0, 0))
-    canvas.paste(thumb, ((1280 - thumb.width) // 2, (720 - thumb.height) // 2))
-    draw = ImageDraw.Draw(canvas, "RGBA")
-    draw.rectangle([0, 520, 1280, 720], fill=(0, 0, 0, 170))
-    font = load_font(None, 54)
-    lines = wrap_text(draw, title, font, 1180)[:2]
-    y = 620 - len(lines) * 34
-    for line in lines:
-        draw.text((50, y), line, font=font, fill=(255, 255, 255))
-        y += 68
+        background = ImageOps.fit(source.convert("RGB"), (1280, 720))
+    background = background.filter(ImageFilter.GaussianBlur(24))
+    canvas = PILImage.blend(background, PILImage.new("RGB", (1280, 720), (0, 0, 0)), 0.45)
+    draw = ImageDraw.Draw(canvas)
+    size = 96
+    font = load_font(None, size)
+    lines = wrap_text(draw, title, font, 1120)
+    while size > 40 and len(lines) > 3:
+        size -= 8
+        font = load_font(None, size)
+        lines = wrap_text(draw, title, font, 1120)
+    line_height = round(size * 1.2)
+    y = (720 - line_height * len(lines)) // 2
+    for line in lines[:4]:
+        x = (1280 - draw.textlength(line, font=font)) / 2
+        draw.text((x + 3, y + 4), line, font=font, fill=(0, 0, 0))
+        draw.text((x, y), line, font=font, fill=(255, 255, 255))
+        y += line_height
     canvas.save(out, format="JPEG", quality=90)

@@ -104,5 +104,11 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     return StageResult(
         fp,
         reused=calls == 0,
-        metrics={"scenes": len(items), "calls": calls, "kept_human_edits": kept_human, "tokens_in": tokens_in, "tokens_out": tokens_out},
+        metrics={
+            "scenes": len(items),
+            "calls": calls,
+            "kept_human_edits": kept_human,
+            "tokens_in": tokens_in,
+            "tokens_out": tokens_out,
+        },
     )

@@ -123,7 +123,7 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
             for i, seg in enumerate(segments)
         )
         words: list[Word] = []
-        for segment_row, seg in zip(segment_rows, segments):
+        for segment_row, seg in zip(segment_rows, segments, strict=True):
             for word in seg.words:
                 words.append(
                     Word(
@@ -150,9 +150,21 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     )
 
 
+def human_duration(seconds: float) -> str:
+    """'42 s', '3 min 5 s', '2 h 10 min': how people say lengths of audio."""
+    total = round(seconds)
+    if total < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{total} s"
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+
+
 def _too_long(duration: float, limit: float) -> PermanentError:
     return PermanentError(
-        f"The audio is {duration / 60:.1f} minutes long; the limit is {limit / 60:.1f} minutes "
+        f"The audio is {human_duration(duration)} long; the limit is {human_duration(limit)} "
         "(PAPERCAST_MAX_AUDIO_SECONDS). Split it into shorter parts."
     )
 
@@ -164,7 +176,7 @@ def _sanitize(segments: list[whisper.SegmentResult], duration: float) -> list[wh
     for seg in segments:
         if seg.start >= duration:
             continue  # a segment past the end of the audio is invented
-        words = []
+        words: list[whisper.WordResult] = []
         for word in seg.words:
             start = min(max(word.start, last_end), duration)
             end = min(max(word.end, start), duration)

@@ -2,13 +2,13 @@
 
 import django.core.validators
 import django.db.models.deletion
-import projects.models
 from django.conf import settings
 from django.db import migrations, models
 
+import projects.models
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,58 +17,174 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Project',
+            name="Project",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=80, unique=True)),
-                ('whisper_model', models.CharField(blank=True, help_text='Whisper model name or checkpoint path; empty uses the server default.', max_length=500)),
-                ('llm_model', models.CharField(blank=True, help_text='LLM model; empty uses the server default.', max_length=200)),
-                ('image_style', models.CharField(default='clean editorial illustration, soft light, muted colours', help_text='Visual style appended to every image prompt.', max_length=500)),
-                ('video_width', models.PositiveIntegerField(default=1920, validators=[django.core.validators.MinValueValidator(160), django.core.validators.MaxValueValidator(3840)])),
-                ('video_height', models.PositiveIntegerField(default=1080, validators=[django.core.validators.MinValueValidator(160), django.core.validators.MaxValueValidator(3840)])),
-                ('max_scene_seconds', models.FloatField(default=8.0, help_text='Longest a scene may run before a new image is shown.', validators=[django.core.validators.MinValueValidator(2.0), django.core.validators.MaxValueValidator(120.0)])),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=80, unique=True)),
+                (
+                    "whisper_model",
+                    models.CharField(
+                        blank=True,
+                        help_text="Whisper model name or checkpoint path; empty uses the server default.",
+                        max_length=500,
+                    ),
+                ),
+                (
+                    "llm_model",
+                    models.CharField(blank=True, help_text="LLM model; empty uses the server default.", max_length=200),
+                ),
+                (
+                    "image_style",
+                    models.CharField(
+                        default="clean editorial illustration, soft light, muted colours",
+                        help_text="Visual style appended to every image prompt.",
+                        max_length=500,
+                    ),
+                ),
+                (
+                    "video_width",
+                    models.PositiveIntegerField(
+                        default=1920,
+                        validators=[
+                            django.core.validators.MinValueValidator(160),
+                            django.core.validators.MaxValueValidator(3840),
+                        ],
+                    ),
+                ),
+                (
+                    "video_height",
+                    models.PositiveIntegerField(
+                        default=1080,
+                        validators=[
+                            django.core.validators.MinValueValidator(160),
+                            django.core.validators.MaxValueValidator(3840),
+                        ],
+                    ),
+                ),
+                (
+                    "max_scene_seconds",
+                    models.FloatField(
+                        default=8.0,
+                        help_text="Longest a scene may run before a new image is shown.",
+                        validators=[
+                            django.core.validators.MinValueValidator(2.0),
+                            django.core.validators.MaxValueValidator(120.0),
+                        ],
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('video_height__gte', 160), ('video_width__gte', 160)), name='project_video_size_min'), models.CheckConstraint(condition=models.Q(('max_scene_seconds__gte', 2.0)), name='project_max_scene_seconds_min')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("video_height__gte", 160), ("video_width__gte", 160)),
+                        name="project_video_size_min",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("max_scene_seconds__gte", 2.0)), name="project_max_scene_seconds_min"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Paper',
+            name="Paper",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=300)),
-                ('source_kind', models.CharField(choices=[('text', 'Text'), ('audio', 'Audio')], max_length=10)),
-                ('source_text', models.TextField(blank=True, help_text='The text to narrate, when typed in rather than uploaded.')),
-                ('source_file', models.FileField(blank=True, max_length=500, upload_to=projects.models.paper_upload_to)),
-                ('source_filename', models.CharField(blank=True, help_text="The uploaded file's original name.", max_length=300)),
-                ('narration_audio', models.FileField(blank=True, max_length=500, upload_to='')),
-                ('narration_fingerprint', models.CharField(blank=True, help_text='Fingerprint of the inputs the narration audio was made from.', max_length=64)),
-                ('curation_status', models.CharField(choices=[('draft', 'Draft'), ('in_review', 'In review'), ('approved', 'Approved'), ('published', 'Published')], default='draft', max_length=12)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='papers', to='projects.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("title", models.CharField(max_length=300)),
+                ("source_kind", models.CharField(choices=[("text", "Text"), ("audio", "Audio")], max_length=10)),
+                (
+                    "source_text",
+                    models.TextField(blank=True, help_text="The text to narrate, when typed in rather than uploaded."),
+                ),
+                (
+                    "source_file",
+                    models.FileField(blank=True, max_length=500, upload_to=projects.models.paper_upload_to),
+                ),
+                (
+                    "source_filename",
+                    models.CharField(blank=True, help_text="The uploaded file's original name.", max_length=300),
+                ),
+                ("narration_audio", models.FileField(blank=True, max_length=500, upload_to="")),
+                (
+                    "narration_fingerprint",
+                    models.CharField(
+                        blank=True,
+                        help_text="Fingerprint of the inputs the narration audio was made from.",
+                        max_length=64,
+                    ),
+                ),
+                (
+                    "curation_status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("in_review", "In review"),
+                            ("approved", "Approved"),
+                            ("published", "Published"),
+                        ],
+                        default="draft",
+                        max_length=12,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="papers", to="projects.project"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['project', '-created_at'], name='projects_pa_project_075938_idx')],
+                "ordering": ["-created_at"],
+                "indexes": [models.Index(fields=["project", "-created_at"], name="projects_pa_project_075938_idx")],
             },
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('owner', 'Owner'), ('editor', 'Editor'), ('viewer', 'Viewer')], default='viewer', max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='projects.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("owner", "Owner"), ("editor", "Editor"), ("viewer", "Viewer")],
+                        default="viewer",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="memberships", to="projects.project"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['user', 'project'], name='projects_me_user_id_4a8121_idx')],
-                'constraints': [models.UniqueConstraint(fields=('project', 'user'), name='membership_unique_user_project')],
+                "indexes": [models.Index(fields=["user", "project"], name="projects_me_user_id_4a8121_idx")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("project", "user"), name="membership_unique_user_project")
+                ],
             },
         ),
     ]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,21 +23,29 @@ def words(draw: st.DrawFn) -> list[tuple[float, float, str]]:
     for _ in range(draw(st.integers(min_value=0, max_value=150))):
         t += draw(st.floats(min_value=0, max_value=0.8))
         length = draw(st.floats(min_value=0.05, max_value=1.2))
-        out.append((t, t + length, draw(st.text(alphabet="abcdefghij", min_size=1, max_size=14)) + draw(st.sampled_from(["", ".", ","]))))
+        out.append(
+            (
+                t,
+                t + length,
+                draw(st.text(alphabet="abcdefghij", min_size=1, max_size=14)) + draw(st.sampled_from(["", ".", ","])),
+            )
+        )
         t += length
     return out
 
 
 @settings(max_examples=200, deadline=None)
 @given(words=words())
-def test_it_keeps_cues_within_two_lines_of_42_characters_and_7_seconds_without_overlap(words: list[tuple[float, float, str]]) -> None:
+def test_it_keeps_cues_within_two_lines_of_42_characters_and_7_seconds_without_overlap(
+    words: list[tuple[float, float, str]],
+) -> None:
     cues = build_cues(words)
     assert " ".join(line for c in cues for line in c.lines).split() == [w[2] for w in words]
     for cue in cues:
         assert len(cue.lines) <= MAX_LINES
         assert all(len(line) <= MAX_LINE_CHARS for line in cue.lines)
         assert cue.end - cue.start <= MAX_CUE_SECONDS + 1e-9
-    for a, b in zip(cues, cues[1:]):
+    for a, b in itertools.pairwise(cues):
         assert a.end <= b.start
 
 
@@ -49,7 +59,14 @@ def test_it_writes_srt_and_webvtt_timestamps() -> None:
 
 
 def test_it_makes_chapters_from_0_00_each_at_least_10_seconds() -> None:
-    scenes = [(0.0, "Intro"), (4.0, "Too soon"), (12.5, "Scouts dance."), (19.0, "Soon again"), (30.0, "The vote"), (55.0, "Tail")]
+    scenes = [
+        (0.0, "Intro"),
+        (4.0, "Too soon"),
+        (12.5, "Scouts dance."),
+        (19.0, "Soon again"),
+        (30.0, "The vote"),
+        (55.0, "Tail"),
+    ]
     chapters = build_chapters(scenes, duration=60.0)
     assert [c.title for c in chapters] == ["Intro", "Scouts dance", "The vote"]
     assert chapters_description(chapters) == "0:00 Intro\n0:12 Scouts dance\n0:30 The vote"

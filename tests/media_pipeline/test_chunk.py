@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,12 +25,14 @@ def timed_words(draw: st.DrawFn) -> list[TimedWord]:
 
 @settings(max_examples=300, deadline=None)
 @given(words=timed_words(), max_seconds=st.floats(min_value=2, max_value=30))
-def test_it_covers_every_word_once_in_order_without_overlap_within_the_bound(words: list[TimedWord], max_seconds: float) -> None:
+def test_it_covers_every_word_once_in_order_without_overlap_within_the_bound(
+    words: list[TimedWord], max_seconds: float
+) -> None:
     scenes = plan_scenes(words, max_seconds)
     # Coverage and order: the scenes' word ranges tile the word list exactly.
     covered = [i for scene in scenes for i in range(scene.first, scene.last + 1)]
     assert covered == list(range(len(words)))
-    for previous, scene in zip(scenes, scenes[1:]):
+    for previous, scene in itertools.pairwise(scenes):
         assert previous.end <= scene.start  # no overlap
         assert previous.start < scene.start  # in order
     for scene in scenes:
@@ -60,6 +64,8 @@ def test_it_splits_a_single_long_segment_on_word_boundaries() -> None:
 
 
 def test_it_prefers_a_clause_boundary_to_cutting_mid_phrase() -> None:
-    words = _words("the scouts return slowly to the waiting swarm, and each one dances for the site she found with vigour")
+    words = _words(
+        "the scouts return slowly to the waiting swarm, and each one dances for the site she found with vigour"
+    )
     scenes = plan_scenes(words, max_seconds=5.0)
     assert scenes[0].text.endswith("swarm,")

@@ -58,7 +58,9 @@ def test_it_rejects_stages_a_paper_does_not_have(project: Project) -> None:
         pipeline.pipeline_start(paper, from_stage="narrate")
 
 
-def test_it_retries_transient_errors_then_fails_with_the_message(project: Project, monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+def test_it_retries_transient_errors_then_fails_with_the_message(
+    project: Project, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
     settings.PAPERCAST_MAX_ATTEMPTS = 3
     paper = make_text_paper(project, SHORT_TEXT)
     calls = []
@@ -88,11 +90,15 @@ def test_it_fails_unexpected_errors_without_retrying(project: Project, monkeypat
     assert "ZeroDivisionError" in run.error
 
 
-def test_the_reaper_returns_a_dead_workers_run_and_fails_it_when_attempts_are_spent(project: Project, settings: Any) -> None:
+def test_the_reaper_returns_a_dead_workers_run_and_fails_it_when_attempts_are_spent(
+    project: Project, settings: Any
+) -> None:
     settings.PAPERCAST_MAX_ATTEMPTS = 2
     paper = make_text_paper(project, SHORT_TEXT)
     long_ago = timezone.now() - timedelta(seconds=settings.PAPERCAST_STAGE_TIMEOUT + 5)
-    run = StageRun.objects.create(paper=paper, stage=Stage.NARRATE, status=RunStatus.RUNNING, attempts=1, heartbeat_at=long_ago)
+    run = StageRun.objects.create(
+        paper=paper, stage=Stage.NARRATE, status=RunStatus.RUNNING, attempts=1, heartbeat_at=long_ago
+    )
     with pipeline.inline() as queue:
         assert pipeline.pipeline_reap() == 1
         run.refresh_from_db()
@@ -106,7 +112,9 @@ def test_the_reaper_returns_a_dead_workers_run_and_fails_it_when_attempts_are_sp
 
 
 @pytest.mark.slow
-def test_it_resumes_after_a_failed_stage_reusing_earlier_outputs(project: Project, settings: Any, count_calls: Any) -> None:
+def test_it_resumes_after_a_failed_stage_reusing_earlier_outputs(
+    project: Project, settings: Any, count_calls: Any
+) -> None:
     paper = make_text_paper(project, SHORT_TEXT)
     settings.PAPERCAST_FONT = "/nonexistent/font.ttf"  # illustrate fails: a bad setting, fixed below
     run_inline(paper)

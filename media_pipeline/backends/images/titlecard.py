@@ -83,7 +83,8 @@ class TitleCardRenderer:
         draw = ImageDraw.Draw(image)
         for y in range(height):
             t = y / max(height - 1, 1)
-            draw.line([(0, y), (width, y)], fill=tuple(round(a + (b - a) * t) for a, b in zip(top, bottom)))
+            shade = tuple(round(a + (b - a) * t) for a, b in zip(top, bottom, strict=True))
+            draw.line([(0, y), (width, y)], fill=shade)
         shapes = Image.new("RGBA", (width, height), (0, 0, 0, 0))
         shape_draw = ImageDraw.Draw(shapes)
         rng = random.Random(request.seed)
@@ -91,7 +92,9 @@ class TitleCardRenderer:
         for _ in range(7):
             radius = rng.uniform(0.08, 0.35) * unit
             cx, cy = rng.uniform(0, width), rng.uniform(0, height)
-            shape_draw.ellipse([cx - radius, cy - radius, cx + radius, cy + radius], fill=(*accent, rng.randint(18, 45)))
+            shape_draw.ellipse(
+                [cx - radius, cy - radius, cx + radius, cy + radius], fill=(*accent, rng.randint(18, 45))
+            )
         image = Image.alpha_composite(image.convert("RGBA"), shapes.filter(ImageFilter.GaussianBlur(unit / 40)))
         draw = ImageDraw.Draw(image)
 
@@ -125,4 +128,6 @@ class TitleCardRenderer:
         info.add_text("model", VERSION)
         buffer = io.BytesIO()
         image.convert("RGB").save(buffer, format="PNG", pnginfo=info, optimize=False)
-        return ImageResult(png=buffer.getvalue(), seed=request.seed, model=VERSION, params={"font": self.font_path or ""})
+        return ImageResult(
+            png=buffer.getvalue(), seed=request.seed, model=VERSION, params={"font": self.font_path or ""}
+        )

@@ -10,14 +10,16 @@ from media_pipeline.backends.llm import SceneRequest, SceneSummary
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
 STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before being below
+    """
+    a about above after again against all also am an and any are as at be because been before being below
     between both but by can could did do does doing down during each few for from further had has have having
-    he her here hers herself him himself his how i if in into is it its itself just like me more most my
-    myself no nor not now of off on once only or other our ours ourselves out over own same she should so
-    some such than that the their theirs them themselves then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with would you your yours
-    yourself yourselves one two us may might must shall let lets get got make makes made way ways thing
-    things really much many well even still yet whether within without across another every""".split()
+    he her here hers herself him himself his how i if in into is it its itself just like me more most my myself
+    no nor not now of off on once only or other our ours ourselves out over own same she should so some such
+    than that the their theirs them themselves then there these they this those through to too under until up
+    very was we were what when where which while who whom why will with would you your yours yourself
+    yourselves one two us may might must shall let lets get got make makes made way ways thing things really
+    much many well even still yet whether within without across another every
+    """.split()
 )
 MAX_SUMMARY_WORDS = 40
 NEGATIVE_PROMPT = "text, letters, watermark, logo, signature, blurry, low quality, deformed, distorted"
@@ -70,7 +72,7 @@ class ExtractiveSummarizer:
         summary = summarize_text(request.text) or request.paper_title
         subjects = ", ".join(keywords(request.text)) or request.paper_title
         prompt = (
-            f"{request.style}. An illustration for a video about \"{request.paper_title}\", "
+            f'{request.style}. An illustration for a video about "{request.paper_title}", '
             f"showing {subjects}. The scene: {summary} Detailed, well composed, no text in the image."
         )
         return SceneSummary(summary=summary, image_prompt=prompt, negative_prompt=NEGATIVE_PROMPT, model="")

@@ -81,7 +81,9 @@ def run_pipeline(
             if first is None:
                 return Outcome(started=False)
             pipeline.drain()
-    failures = list(StageRun.objects.filter(paper=paper, created_at__gte=since, status=RunStatus.FAILED).order_by("created_at"))
+    failures = list(
+        StageRun.objects.filter(paper=paper, created_at__gte=since, status=RunStatus.FAILED).order_by("created_at")
+    )
     return Outcome(started=True, failures=failures)
 
 

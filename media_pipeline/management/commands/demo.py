@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -38,7 +38,7 @@ class Command(BaseCommand):
             )
         self.stderr.write(f"Demo paper {paper.pk}: narrating, transcribing, illustrating and rendering…")
         try:
-            outcome = run_pipeline(paper, stream=self.stderr._out)
+            outcome = run_pipeline(paper, stream=cast(TextIO, self.stderr._out))
         except PipelineError as exc:
             raise CommandError(str(exc)) from exc
         paper.refresh_from_db()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -46,7 +46,7 @@ class Command(BaseCommand):
         try:
             outcome = run_pipeline(
                 paper,
-                stream=self.stderr._out,
+                stream=cast(TextIO, self.stderr._out),
                 from_stage=options["from_stage"],
                 until=options["until"],
                 enqueue=options["enqueue"],
@@ -79,7 +79,9 @@ class Command(BaseCommand):
         try:
             with path.open("rb") as handle:
                 if options["text"]:
-                    return services.paper_create_from_text(project=project, title=title, file=handle, filename=path.name)
+                    return services.paper_create_from_text(
+                        project=project, title=title, file=handle, filename=path.name
+                    )
                 return services.paper_create_from_audio(project=project, title=title, file=handle, filename=path.name)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.contrib.messages import get_messages
+from django.test import Client
+
+from media_pipeline.models import Stage, StageRun
+from projects.models import Paper, Project
+from tests.conftest import make_text_paper
+
+pytestmark = pytest.mark.django_db
+
+
+def _client(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _visible(client: Client, url: str) -> tuple[int, str, list[str]]:
+    response = client.get(url)
+    messages = [str(m) for m in get_messages(response.wsgi_request)]
+    return response.status_code, response.headers.get("Location", ""), messages
+
+
+@pytest.fixture
+def paper(project: Project) -> Paper:
+    paper = make_text_paper(project, "Bees dance.", title="Secret bee research")
+    StageRun.objects.create(paper=paper, stage=Stage.NARRATE)
+    return paper
+
+
+def test_to_an_outsider_another_teams_paper_looks_exactly_like_a_missing_one(
+    users: dict[str, User], paper: Paper
+) -> None:
+    missing_id = paper.pk + 1000
+    real = _visible(_client(users["mallory"]), f"/admin/projects/paper/{paper.pk}/change/")
+    missing = _visible(_client(users["mallory"]), f"/admin/projects/paper/{missing_id}/change/")
+    assert real[0] == missing[0] == 302
+    assert real[1] == missing[1]
+    assert [m.replace(f"“{paper.pk}”", "“ID”") for m in real[2]] == [
+        m.replace(f"“{missing_id}”", "“ID”") for m in missing[2]
+    ]
+    assert len(real[2]) == 1 and "doesn’t exist" in real[2][0]
+    # The same for what belongs to the paper.
+    run = paper.stage_runs.get()
+    assert _client(users["mallory"]).get(f"/admin/media_pipeline/stagerun/{run.pk}/change/").status_code == 302
+
+
+def test_lists_and_searches_show_only_the_users_projects(
+    users: dict[str, User], paper: Paper, other_project: Project
+) -> None:
+    theirs = make_text_paper(other_project, "Mallory's text.", title="Mallory's own paper")
+    mallory = _client(users["mallory"])
+    page = mallory.get("/admin/projects/paper/?q=research").content.decode()
+    assert "Secret bee research" not in page
+    page = mallory.get("/admin/projects/paper/").content.decode()
+    assert "Mallory&#x27;s own paper" in page and "Secret bee research" not in page
+    assert "Secret bee research" not in mallory.get("/admin/media_pipeline/stagerun/").content.decode()
+    alice_page = _client(users["alice"]).get("/admin/projects/paper/").content.decode()
+    assert "Secret bee research" in alice_page and "Mallory" not in alice_page
+    assert theirs.pk != paper.pk
+
+
+def test_members_see_the_paper_and_only_editors_change_it(users: dict[str, User], paper: Paper) -> None:
+    url = f"/admin/projects/paper/{paper.pk}/change/"
+    for name in ("alice", "bob", "carol"):
+        assert _client(users[name]).get(url).status_code == 200, name
+    form = {
+        "project": paper.project_id,
+        "title": "Renamed",
+        "source_kind": "text",
+        "source_text": "",
+        "source_filename": "paper.txt",
+        "curation_status": "draft",
+    }
+    assert _client(users["carol"]).post(url, form).status_code == 403
+    paper.refresh_from_db()
+    assert paper.title == "Secret bee research"
+    assert _client(users["bob"]).post(url, form).status_code == 302
+    paper.refresh_from_db()
+    assert paper.title == "Renamed"
+
+
+def test_pipeline_outputs_cannot_be_added_or_changed_by_hand(users: dict[str, User], paper: Paper) -> None:
+    alice = _client(users["alice"])
+    assert alice.get("/admin/media_pipeline/stagerun/add/").status_code == 403
+    run = paper.stage_runs.get()
+    response = alice.post(f"/admin/media_pipeline/stagerun/{run.pk}/change/", {"status": "succeeded"})
+    assert response.status_code == 403
+    run.refresh_from_db()
+    assert run.status == "pending"
+
+
+def test_an_editor_cannot_move_a_paper_into_another_teams_project(
+    users: dict[str, User], paper: Paper, other_project: Project
+) -> None:
+    url = f"/admin/projects/paper/{paper.pk}/change/"
+    form = {"project": other_project.pk, "title": "Moved", "source_kind": "text", "curation_status": "draft"}
+    response = _client(users["bob"]).post(url, form)
+    assert response.status_code == 200  # the form comes back with an error
+    assert "Select a valid choice" in response.content.decode()
+    paper.refresh_from_db()
+    assert paper.project_id != other_project.pk
+
+
+def test_stored_media_is_served_only_to_members(users: dict[str, User], paper: Paper) -> None:
+    url = f"/media/{paper.source_file.name}"
+    assert _client(users["carol"]).get(url).status_code == 200
+    assert _client(users["mallory"]).get(url).status_code == 404
+    assert Client().get(url).status_code == 302  # to the login page
