@@ -217,6 +217,7 @@ PAPERCAST_TTS_BACKEND = env_choice("PAPERCAST_TTS_BACKEND", "piper", ["piper"])
 PAPERCAST_PIPER_VOICE = env_str("PAPERCAST_PIPER_VOICE", "en_US-joe-medium")
 PAPERCAST_PIPER_VOICES_DIR = env_path("PAPERCAST_PIPER_VOICES_DIR", DATA_DIR / "voices", base=BASE_DIR)
 PAPERCAST_LLM_BACKEND = env_choice("PAPERCAST_LLM_BACKEND", "extractive", ["extractive"])
+PAPERCAST_LLM_MODEL = env_str("PAPERCAST_LLM_MODEL", "")
 PAPERCAST_IMAGE_BACKEND = env_choice("PAPERCAST_IMAGE_BACKEND", "titlecard", ["titlecard"])
 PAPERCAST_FONT = env_optional_str("PAPERCAST_FONT")
 

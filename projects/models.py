@@ -22,6 +22,10 @@ class Role(models.TextChoices):
     VIEWER = "viewer", "Viewer"
 
 
+def default_max_scene_seconds() -> float:
+    return float(settings.PAPERCAST_DEFAULT_MAX_SCENE_SECONDS)
+
+
 class Project(models.Model):
     """A team's workspace, with the pipeline defaults its papers use."""
 
@@ -43,7 +47,7 @@ class Project(models.Model):
         default=1080, validators=[MinValueValidator(160), MaxValueValidator(3840)]
     )
     max_scene_seconds = models.FloatField(
-        default=8.0,
+        default=default_max_scene_seconds,
         validators=[MinValueValidator(2.0), MaxValueValidator(120.0)],
         help_text="Longest a scene may run before a new image is shown.",
     )

@@ -27,7 +27,7 @@ def _requests(paper: Paper, summarizer: Summarizer) -> list[tuple[Chunk, SceneRe
     chunks = list(Chunk.objects.filter(paper=paper).select_related("summary").order_by("index"))
     if not chunks:
         raise PermanentError("The paper has no scenes yet: run the chunk stage first.")
-    model = paper.project.llm_model or getattr(settings, "PAPERCAST_LLM_MODEL", "")
+    model = paper.project.llm_model or settings.PAPERCAST_LLM_MODEL
     out = []
     for i, chunk in enumerate(chunks):
         request = SceneRequest(

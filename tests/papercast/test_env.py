@@ -29,7 +29,9 @@ def test_readers_return_defaults_for_unset_or_empty(monkeypatch: pytest.MonkeyPa
         (lambda: env_choice("PC_V", "a", ["a", "b"]), "c", "is not one of: a, b"),
     ],
 )
-def test_readers_name_the_variable_and_the_problem(monkeypatch: pytest.MonkeyPatch, reader: object, value: str, message: str) -> None:
+def test_readers_name_the_variable_and_the_problem(
+    monkeypatch: pytest.MonkeyPatch, reader: object, value: str, message: str
+) -> None:
     monkeypatch.setenv("PC_V", value)
     with pytest.raises(ImproperlyConfigured, match=message) as error:
         reader()  # type: ignore[operator]
@@ -44,6 +46,8 @@ def test_relative_paths_are_taken_from_the_project_root(monkeypatch: pytest.Monk
 def test_a_bad_setting_stops_start_up_with_its_name(tmp_path: Path) -> None:
     env = {**os.environ, "PAPERCAST_DATA_DIR": str(tmp_path), "PAPERCAST_STORAGE": "ftp"}
     env.pop("DATABASE_URL", None)
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
     assert result.returncode != 0
     assert "PAPERCAST_STORAGE='ftp' is not one of: filesystem, s3" in result.stderr
