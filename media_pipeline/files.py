@@ -31,9 +31,9 @@ def private_tempdir(prefix: str = "papercast-") -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def local_path(field: FieldFile, directory: Path, stem: str) -> Path:
+def local_path(field: FieldFile | None, directory: Path, stem: str) -> Path:
     """A local copy of a stored file (the file itself where the storage is local disk)."""
-    if not field or not field.name:
+    if field is None or not field.name:
         raise PermanentError("The file this stage needs is missing.")
     storage = field.storage
     if not storage.exists(field.name):

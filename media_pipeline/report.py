@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models.fields.files import FieldFile
 
 from media_pipeline.pipeline import latest_runs, stages_for
-from media_pipeline.selectors import chunks_with_outputs, transcription_current, video_current
+from media_pipeline.selectors import chunks_with_outputs, narration_file, transcription_current, video_current
 from projects.models import Paper
 
 
@@ -75,7 +75,7 @@ def paper_report(paper: Paper, files: LocalFiles | None = None) -> dict[str, Any
         "title": paper.title,
         "project": paper.project.slug,
         "stages": stages,
-        "audio": files.path(paper.narration_audio),
+        "audio": files.path(narration_file(paper)),
         "duration": transcription.duration if transcription else None,
         "transcript": {"text": transcription.text if transcription else "", "words": words},
         "scenes": scenes,

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
+from django.db.models.fields.files import FieldFile
 
 from media_pipeline.models import Chunk, Image, Transcription, Video
-from projects.models import Paper
+from projects.models import Paper, SourceKind
+
+
+def narration_file(paper: Paper) -> FieldFile | None:
+    """The narration: the uploaded audio for audio papers, the narrate stage's output for text papers."""
+    field = paper.source_file if paper.source_kind == SourceKind.AUDIO else paper.narration_audio
+    return field if field and field.name else None
 
 
 def transcription_current(paper: Paper) -> Transcription | None:

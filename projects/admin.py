@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -146,6 +147,36 @@ class PaperAdmin(ProjectScopedAdmin):
         "project", "title", "source_kind", "source_text", "source_file", "source_filename", "curation_status",
         "narration_audio", "narration_fingerprint", "created_by", "created_at", "updated_at", "pipeline_runs",
     ]  # fmt: skip
+
+    actions = ["run_pipeline"]
+
+    @admin.action(description="Run the pipeline (resume where it stopped)")
+    def run_pipeline(self, request: HttpRequest, queryset: QuerySet[Paper]) -> None:
+        from media_pipeline.pipeline import PipelineError, pipeline_start
+
+        started = current = 0
+        for paper in queryset.select_related("project"):
+            if not access.can_edit(request.user, paper.project_id):
+                raise PermissionDenied("Your role does not allow running the pipeline of these papers.")
+            try:
+                run = pipeline_start(paper, requested_by=request.user)  # type: ignore[arg-type]
+            except PipelineError as exc:
+                messages.warning(request, f"{paper}: {exc}")
+                continue
+            if run is None:
+                current += 1
+            else:
+                started += 1
+        if started:
+            messages.success(request, f"Started the pipeline for {started} paper(s); the workers will pick it up.")
+        if current:
+            messages.info(request, f"{current} paper(s) were already up to date.")
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        actions = super().get_actions(request)
+        if not (request.user.is_superuser or access.projects_editable_by(request.user).exists()):
+            actions.pop("run_pipeline", None)
+        return actions
 
     @admin.display(description="pipeline")
     def pipeline_status(self, obj: Paper) -> str:

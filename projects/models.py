@@ -118,7 +118,9 @@ class Paper(models.Model):
     source_text = models.TextField(blank=True, help_text="The text to narrate, when typed in rather than uploaded.")
     source_file = models.FileField(upload_to=paper_upload_to, blank=True, max_length=500)
     source_filename = models.CharField(max_length=300, blank=True, help_text="The uploaded file's original name.")
-    narration_audio = models.FileField(blank=True, max_length=500)
+    narration_audio = models.FileField(
+        blank=True, max_length=500, help_text="Narration made by the narrate stage (audio papers use their upload)."
+    )
     narration_fingerprint = models.CharField(
         max_length=64, blank=True, help_text="Fingerprint of the inputs the narration audio was made from."
     )

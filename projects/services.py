@@ -125,6 +125,5 @@ def paper_create_from_audio(
         created_by=created_by,
     )
     paper.source_file.save(filename, django_file, save=False)
-    paper.narration_audio.name = paper.source_file.name
     paper.save()
     return paper

@@ -29,6 +29,7 @@ from media_pipeline.backends.images.titlecard import load_font, wrap_text
 from media_pipeline.files import delete_quietly, local_path, paper_folder, private_tempdir, save_file
 from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import Chunk, Image, Transcription, Video
+from media_pipeline.selectors import narration_file
 from media_pipeline.stages import ProgressFn, StageResult
 from media_pipeline.stages.captions import build_chapters, build_cues, to_srt, to_vtt
 from media_pipeline.stages.chunk import current_transcription
@@ -52,7 +53,7 @@ def _inputs(paper: Paper) -> tuple[Transcription, list[Chunk], list[Image]]:
     if missing:
         shown = ", ".join(str(n) for n in missing[:20]) + (" …" if len(missing) > 20 else "")
         raise PermanentError(f"Scenes {shown} have no selected image: illustrate them or pick a candidate first.")
-    if not paper.narration_audio:
+    if narration_file(paper) is None:
         raise PermanentError("The paper has no narration audio.")
     return transcription, chunks, [selected[c.pk] for c in chunks]
 
@@ -61,7 +62,7 @@ def _fingerprint(paper: Paper, transcription: Transcription, chunks: list[Chunk]
     words = list(transcription.words.order_by("index").values_list("start", "end", "text"))
     return fingerprint(
         VERSION,
-        paper.narration_audio.name,
+        getattr(narration_file(paper), "name", ""),
         transcription.pk,
         [(c.start, img.sha256) for c, img in zip(chunks, images, strict=True)],
         [getattr(c, "summary", None) and c.summary.summary for c in chunks],
@@ -119,7 +120,7 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     video = None
     try:
         with private_tempdir() as tmp:
-            audio_path = local_path(paper.narration_audio, tmp, "narration")
+            audio_path = local_path(narration_file(paper), tmp, "narration")
             audio = ffmpeg.probe_audio(audio_path)
             duration = audio.duration or transcription.duration
             names = []

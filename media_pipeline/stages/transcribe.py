@@ -18,6 +18,7 @@ from media_pipeline.backends.errors import PermanentError
 from media_pipeline.files import file_sha256, local_path, private_tempdir
 from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import Segment, Transcription, Word
+from media_pipeline.selectors import narration_file
 from media_pipeline.stages import ProgressFn, StageResult
 from projects.models import Paper, SourceKind
 
@@ -47,13 +48,12 @@ def _params(paper: Paper) -> dict[str, object]:
 
 
 def status(paper: Paper) -> tuple[str, bool]:
-    if not paper.narration_audio:
+    audio = narration_file(paper)
+    if audio is None:
         if paper.source_kind == SourceKind.AUDIO:
             raise PermanentError("No audio file was uploaded for this paper. Upload the narration audio.")
         raise PermanentError("The paper has no narration yet: run the narrate stage first.")
-    fp = fingerprint(
-        VERSION, paper.narration_audio.name, whisper.ENGINE, whisper.model_identity(model_for(paper)), _params(paper)
-    )
+    fp = fingerprint(VERSION, audio.name, whisper.ENGINE, whisper.model_identity(model_for(paper)), _params(paper))
     return fp, Transcription.objects.filter(paper=paper, input_fingerprint=fp).exists()
 
 
@@ -64,7 +64,7 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     model = model_for(paper)
     limit = settings.PAPERCAST_MAX_AUDIO_SECONDS
     with private_tempdir() as tmp:
-        path = local_path(paper.narration_audio, tmp, "audio")
+        path = local_path(narration_file(paper), tmp, "audio")
         size = path.stat().st_size
         if size > settings.PAPERCAST_MAX_UPLOAD_BYTES:
             raise PermanentError(

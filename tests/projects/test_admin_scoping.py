@@ -110,3 +110,16 @@ def test_stored_media_is_served_only_to_members(users: dict[str, User], paper: P
     assert _client(users["carol"]).get(url).status_code == 200
     assert _client(users["mallory"]).get(url).status_code == 404
     assert Client().get(url).status_code == 302  # to the login page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_editors_start_the_pipeline_from_the_admin_and_viewers_cannot(users: dict[str, User], project: Project, settings: object) -> None:
+    settings.PAPERCAST_QUEUE_SYNC = False  # type: ignore[attr-defined]
+    paper = make_text_paper(project, "Bees dance.", title="Dance paper")
+    form = {"action": "run_pipeline", "_selected_action": [paper.pk]}
+    carol = _client(users["carol"]).post("/admin/projects/paper/", form)
+    assert carol.status_code in (200, 302) and not StageRun.objects.filter(paper=paper).exists()
+    bob = _client(users["bob"]).post("/admin/projects/paper/", form)
+    assert bob.status_code == 302
+    run = StageRun.objects.get(paper=paper)
+    assert (run.stage, run.status, run.requested_by) == (Stage.NARRATE, "pending", users["bob"])
