@@ -49,6 +49,7 @@ typecheck: setup
 check: lint typecheck test
 
 run: migrate
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py runserver
 
 worker: migrate

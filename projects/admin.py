@@ -13,6 +13,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from projects import access
 from projects.models import Membership, Paper, Project
@@ -188,14 +190,13 @@ class PaperAdmin(ProjectScopedAdmin):
     def pipeline_runs(self, obj: Paper) -> str:
         from media_pipeline.pipeline import latest_runs
 
-        runs = latest_runs(obj)
-        lines = []
-        for stage, run in runs.items():
-            line = f"{stage}: {run.status} ({run.progress} %, attempt {run.attempts})"
-            if run.error:
-                line += f" — {run.error}"
-            lines.append(line)
-        return "\n".join(lines) or "not started"
+        rows = [
+            (stage, run.status, run.progress, run.attempts, run.error or "")
+            for stage, run in sorted(latest_runs(obj).items(), key=lambda item: item[1].created_at)
+        ]
+        if not rows:
+            return "not started"
+        return format_html_join(mark_safe("<br>"), "<strong>{}</strong>: {} ({} %, attempt {}) {}", rows)
 
     def save_model(self, request: HttpRequest, obj: Paper, form: Any, change: bool) -> None:
         if not change:

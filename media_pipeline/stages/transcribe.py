@@ -38,12 +38,13 @@ def _beam_size(device: str) -> int:
 
 
 def _params(paper: Paper) -> dict[str, object]:
-    device = _device()
+    # The configured values, not the resolved ones: checking whether a transcript is current must not
+    # import torch (the web process does it when someone starts a pipeline).
     return {
         "language": settings.PAPERCAST_WHISPER_LANGUAGE,
-        "beam_size": _beam_size(device),
+        "beam_size": settings.PAPERCAST_WHISPER_BEAM_SIZE,
         "temperature_fallback": settings.PAPERCAST_WHISPER_TEMPERATURE_FALLBACK,
-        "device": device,
+        "device": settings.PAPERCAST_WHISPER_DEVICE,
     }
 
 

@@ -113,7 +113,9 @@ def test_stored_media_is_served_only_to_members(users: dict[str, User], paper: P
 
 
 @pytest.mark.django_db(transaction=True)
-def test_editors_start_the_pipeline_from_the_admin_and_viewers_cannot(users: dict[str, User], project: Project, settings: object) -> None:
+def test_editors_start_the_pipeline_from_the_admin_and_viewers_cannot(
+    users: dict[str, User], project: Project, settings: object
+) -> None:
     settings.PAPERCAST_QUEUE_SYNC = False  # type: ignore[attr-defined]
     paper = make_text_paper(project, "Bees dance.", title="Dance paper")
     form = {"action": "run_pipeline", "_selected_action": [paper.pk]}
