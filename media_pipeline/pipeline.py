@@ -77,6 +77,7 @@ class RunEvent:
     status: str
     progress: int
     error: str = ""
+    seconds: float | None = None
 
 
 Listener = Callable[[RunEvent], None]
@@ -108,9 +109,9 @@ def observe(listener: Listener) -> Iterator[None]:
         _listeners.reset(token)
 
 
-def _emit(run: StageRun, status: str, progress: int, error: str = "") -> None:
+def _emit(run: StageRun, status: str, progress: int, error: str = "", seconds: float | None = None) -> None:
     for listener in _listeners.get():
-        listener(RunEvent(run.pk, run.paper_id, run.stage, status, progress, error))
+        listener(RunEvent(run.pk, run.paper_id, run.stage, status, progress, error, seconds))
 
 
 # --- Starting ------------------------------------------------------------------------------------------
@@ -329,7 +330,7 @@ def _succeed(run: StageRun, result: StageResult, seconds: float) -> None:
                 heartbeat_at=timezone.now(),
             )
             _enqueue_on_commit(nxt.pk, next_stage)
-    _emit(run, RunStatus.SUCCEEDED, 100)
+    _emit(run, RunStatus.SUCCEEDED, 100, seconds=seconds)
 
 
 def _next_stage(run: StageRun) -> Stage | None:

@@ -39,7 +39,9 @@ class ProgressDisplay:
             elif event.progress == 0:
                 self.stream.write(f"{label} started\n")
             return
-        seconds = time.monotonic() - self._started.get(event.run_id, time.monotonic())
+        seconds = event.seconds
+        if seconds is None:
+            seconds = time.monotonic() - self._started.get(event.run_id, time.monotonic())
         if self.tty and self._open:
             self.stream.write("\r" + " " * (len(label) + BAR_WIDTH + 10) + "\r")
             self._open = None
@@ -96,7 +98,9 @@ def _follow(paper: Paper, since: object, display: ProgressDisplay, poll_seconds:
             state = (str(run.status), run.progress)
             if seen.get(run.pk) != state:
                 seen[run.pk] = state
-                display(pipeline.RunEvent(run.pk, run.paper_id, run.stage, run.status, run.progress, run.error))
+                display(
+                    pipeline.RunEvent(run.pk, run.paper_id, run.stage, run.status, run.progress, run.error, run.seconds)
+                )
         if runs and not any(r.status in ACTIVE_STATUSES for r in runs):
             return
         time.sleep(poll_seconds)
