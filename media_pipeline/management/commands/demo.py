@@ -53,7 +53,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  WebVTT:     {report['captions']['vtt']}")
         self.stdout.write(f"  Thumbnail:  {report['thumbnail']}")
         self.stdout.write(f"  Length:     {report['duration']:.1f} s in {len(report['scenes'])} scenes")
-        self.stdout.write(f"  Admin page: {admin_url}  (run `python manage.py runserver` first)")
+        self.stdout.write(f"  Admin page: {admin_url}  (start the web server with `make run` first)")
         if password:
             self.stdout.write(f"  Log in as {DEMO_USER!r} with the password {password!r} (shown only this once).")
 
