@@ -101,6 +101,13 @@ class Transcription(models.Model):
     duration = models.FloatField(help_text="Length of the audio in seconds.")
     audio_fingerprint = models.CharField(max_length=64, help_text="sha256 of the audio file's bytes.")
     input_fingerprint = models.CharField(max_length=64)
+    pieces = models.PositiveIntegerField(default=1, help_text="Pieces the audio was split into at silences.")
+    aligned_to_script = models.BooleanField(
+        default=False, help_text="Words are the narration script's, with the recogniser's timings."
+    )
+    script_wer = models.FloatField(
+        null=True, blank=True, help_text="Word error rate of the recognition against the known script (0-1)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -125,6 +132,12 @@ class Segment(models.Model):
     compression_ratio = models.FloatField(null=True, blank=True)
     no_speech_prob = models.FloatField(null=True, blank=True)
     confidence = models.FloatField(null=True, blank=True)
+    flag = models.CharField(
+        max_length=300, blank=True, help_text="Why this segment looks like a hallucination (empty: it does not)."
+    )
+    dropped = models.BooleanField(
+        default=False, help_text="Left out of the timeline (no words, no captions) because of its flag."
+    )
 
     class Meta:
         ordering = ["transcription", "index"]
@@ -144,6 +157,9 @@ class Word(models.Model):
     start = models.FloatField()
     end = models.FloatField()
     text = models.CharField(max_length=200)
+    recognized = models.CharField(
+        max_length=200, blank=True, help_text="What the recogniser heard, when the word was aligned to the script."
+    )
     confidence = models.FloatField(null=True, blank=True)
 
     class Meta:

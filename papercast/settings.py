@@ -205,7 +205,19 @@ Q_CLUSTER = _queue_common
 
 # --- Pipeline --------------------------------------------------------------------------------------------
 # Engines. A model may be a name (fetched by the engine on a machine with internet) or a path on disk.
+PAPERCAST_TRANSCRIBER = env_choice(
+    "PAPERCAST_TRANSCRIBER", "whisper-timestamped", ["whisper-timestamped", "faster-whisper"]
+)
 PAPERCAST_WHISPER_MODEL = env_str("PAPERCAST_WHISPER_MODEL", "base.en")
+# faster-whisper (CTranslate2) models: a name, or the path of a converted model directory.
+PAPERCAST_FASTER_WHISPER_MODEL = env_str("PAPERCAST_FASTER_WHISPER_MODEL", "base.en")
+PAPERCAST_FASTER_WHISPER_COMPUTE_TYPE = env_str("PAPERCAST_FASTER_WHISPER_COMPUTE_TYPE", "default")
+# Long audio is cut at silences into pieces of at most this many minutes, transcribed piece by piece.
+PAPERCAST_TRANSCRIBE_PIECE_MINUTES = env_float("PAPERCAST_TRANSCRIBE_PIECE_MINUTES", 10.0, minimum=0.25, maximum=60.0)
+# What happens to segments that look invented (repetition loops, no speech, past the end): drop or flag.
+PAPERCAST_HALLUCINATIONS = env_choice("PAPERCAST_HALLUCINATIONS", "drop", ["drop", "flag"])
+# For narration papercast spoke itself: keep the script's words, with the recogniser's timings.
+PAPERCAST_SCRIPT_ALIGNMENT = env_bool("PAPERCAST_SCRIPT_ALIGNMENT", True)
 PAPERCAST_WHISPER_DEVICE = env_choice("PAPERCAST_WHISPER_DEVICE", "auto", ["auto", "cpu", "cuda"])
 PAPERCAST_WHISPER_LANGUAGE = env_optional_str("PAPERCAST_WHISPER_LANGUAGE")
 # 0 = automatic: beam search of 5 on a GPU, greedy decoding on a CPU (about 4 times faster there).

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from django.conf import settings
 
 from media_pipeline.backends.errors import PermanentError, TransientError
@@ -128,21 +127,36 @@ def probe_audio(path: Path) -> AudioProbe:
     )
 
 
-def decode_audio(path: Path, probe: AudioProbe, *, max_seconds: float | None = None) -> np.ndarray:
-    """Decode to 16 kHz mono float32 with the probed format forced (whisper's input format)."""
+def decode_audio_to_file(path: Path, probe: AudioProbe, out: Path, *, max_seconds: float | None = None) -> int:
+    """Decode to 16 kHz mono 16-bit PCM in a raw file, the probed format forced; returns the sample count.
+
+    ffmpeg streams to disk, so memory stays flat however long the recording is.
+    """
     args = [
         _ffmpeg(), "-nostdin", "-v", "error", "-protocol_whitelist", "file",
         "-format_whitelist", AUDIO_FORMAT_WHITELIST, "-f", probe.force_format, "-i", "file:" + str(path),
     ]  # fmt: skip
     if max_seconds is not None:
         args += ["-t", f"{max_seconds:.3f}"]
-    args += ["-vn", "-ac", "1", "-ar", str(PCM_SAMPLE_RATE), "-f", "s16le", "-acodec", "pcm_s16le", "pipe:1"]
+    args += [
+        "-vn",
+        "-ac",
+        "1",
+        "-ar",
+        str(PCM_SAMPLE_RATE),
+        "-f",
+        "s16le",
+        "-acodec",
+        "pcm_s16le",
+        "-y",
+        "file:" + str(out),
+    ]
     proc = run(args, timeout=_timeout())
     if proc.returncode != 0:
         detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no detail"]
         raise PermanentError(f"The audio could not be decoded ({detail[0]}). The file may be damaged.")
-    samples = np.frombuffer(proc.stdout, dtype=np.int16).astype(np.float32) / 32768.0
-    if samples.size == 0:
+    samples = out.stat().st_size // 2
+    if samples == 0:
         raise PermanentError("The audio decodes to nothing: the file holds no sound.")
     return samples
 

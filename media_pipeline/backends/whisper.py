@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from media_pipeline.backends.asr import TEMPERATURES, AsrOptions, SegmentResult, TranscriptResult, WordResult, opt_float
 from media_pipeline.backends.errors import PermanentError, TransientError
 
 logger = logging.getLogger(__name__)
@@ -23,36 +23,8 @@ _models: dict[tuple[str, str], Any] = {}
 _lock = threading.Lock()
 
 
-@dataclass
-class WordResult:
-    start: float
-    end: float
-    text: str
-    confidence: float | None
-
-
-@dataclass
-class SegmentResult:
-    start: float
-    end: float
-    text: str
-    tokens: list[int]
-    temperature: float | None
-    avg_logprob: float | None
-    compression_ratio: float | None
-    no_speech_prob: float | None
-    confidence: float | None
-    words: list[WordResult] = field(default_factory=list)
-
-
-@dataclass
-class TranscriptResult:
-    language: str
-    text: str
-    segments: list[SegmentResult]
-
-
 def resolve_device(preference: str) -> str:
+    """cuda or cpu for a preference of auto, cpu or cuda (which must then be there)."""
     import torch
 
     if preference == "cuda":
@@ -118,38 +90,24 @@ def load_model(model: str, device: str) -> Any:
         return loaded
 
 
-def _opt_float(value: object) -> float | None:
-    if value is None:
-        return None
-    return float(value)  # type: ignore[arg-type]
-
-
-def transcribe(
-    audio: np.ndarray,
-    *,
-    model: str,
-    device: str,
-    language: str | None,
-    beam_size: int,
-    temperature_fallback: bool = True,
-    threads: int = 0,
-) -> TranscriptResult:
+def transcribe(audio: np.ndarray, options: AsrOptions) -> TranscriptResult:
     """Transcribe 16 kHz mono float32 audio. Deterministic for the same inputs on the same device."""
     import torch
     import whisper_timestamped
 
-    if threads > 0:
-        torch.set_num_threads(threads)
-    loaded = load_model(model, device)
+    if options.threads > 0:
+        torch.set_num_threads(options.threads)
+    loaded = load_model(options.model, options.device)
+    beam = options.beam_size if options.beam_size > 1 else None
     try:
         result = whisper_timestamped.transcribe(
             loaded,
             audio,
-            language=language,
-            beam_size=beam_size if beam_size > 1 else None,
-            best_of=beam_size if beam_size > 1 else None,
-            temperature=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0) if temperature_fallback else 0.0,
-            fp16=device == "cuda",
+            language=options.language,
+            beam_size=beam,
+            best_of=beam,
+            temperature=TEMPERATURES if options.temperature_fallback else 0.0,
+            fp16=options.device == "cuda",
             verbose=None,
             seed=1234,
         )
@@ -162,7 +120,7 @@ def transcribe(
                 start=float(w["start"]),
                 end=float(w["end"]),
                 text=str(w["text"]).strip(),
-                confidence=_opt_float(w.get("confidence")),
+                confidence=opt_float(w.get("confidence")),
             )
             for w in seg.get("words", [])
             if str(w.get("text", "")).strip()
@@ -173,16 +131,16 @@ def transcribe(
                 end=float(seg["end"]),
                 text=str(seg["text"]).strip(),
                 tokens=[int(t) for t in seg.get("tokens", [])],
-                temperature=_opt_float(seg.get("temperature")),
-                avg_logprob=_opt_float(seg.get("avg_logprob")),
-                compression_ratio=_opt_float(seg.get("compression_ratio")),
-                no_speech_prob=_opt_float(seg.get("no_speech_prob")),
-                confidence=_opt_float(seg.get("confidence")),
+                temperature=opt_float(seg.get("temperature")),
+                avg_logprob=opt_float(seg.get("avg_logprob")),
+                compression_ratio=opt_float(seg.get("compression_ratio")),
+                no_speech_prob=opt_float(seg.get("no_speech_prob")),
+                confidence=opt_float(seg.get("confidence")),
                 words=words,
             )
         )
     return TranscriptResult(
-        language=str(result.get("language") or language or ""),
+        language=str(result.get("language") or options.language or ""),
         text=str(result.get("text", "")).strip(),
         segments=segments,
     )

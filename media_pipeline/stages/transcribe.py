@@ -1,50 +1,78 @@
 """transcribe: narration audio -> Transcription, Segment and Word rows with timings and confidences.
 
+1. The audio is probed against the format allowlist and decoded, its probed format forced, into a raw
+   PCM temp file that is memory-mapped (memory stays bounded for hours of audio).
+2. Audio longer than PAPERCAST_TRANSCRIBE_PIECE_MINUTES is cut in the middle of pauses; each piece is
+   transcribed on its own and its timings are shifted by the piece's exact sample offset.
+3. Segments that look invented (repetition loops, speech over silence, text past the end) are dropped from
+   the timeline or flagged (PAPERCAST_HALLUCINATIONS); dropped ones are kept as rows for the record.
+4. For narration papercast spoke itself, the script's words replace the recognised ones, keeping the
+   recogniser's timings (PAPERCAST_SCRIPT_ALIGNMENT), and the recognition's word error rate is stored.
+
 Idempotency: the fingerprint covers the audio (its generated storage name, which always means the same
-bytes), the engine, model and decoding parameters. A Transcription with that fingerprint is reused and
-whisper is not called. Audio is probed against the format allowlist and decoded with the probed format
-forced before whisper sees it.
+bytes), the engine, model, decoding settings, piece length, guard mode and, when aligning, the script. A
+Transcription with that fingerprint is reused and no engine is called.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 
-from media_pipeline.backends import ffmpeg, whisper
-from media_pipeline.backends.errors import PermanentError
+from media_pipeline.backends import ffmpeg
+from media_pipeline.backends.asr import SAMPLE_RATE, AsrOptions, SegmentResult, WordResult, as_float32, get_engine
+from media_pipeline.backends.errors import BackendError, PermanentError
+from media_pipeline.backends.whisper import resolve_device
 from media_pipeline.files import file_sha256, local_path, private_tempdir
-from media_pipeline.fingerprint import fingerprint
+from media_pipeline.fingerprint import fingerprint, sha256_text
 from media_pipeline.models import Segment, Transcription, Word
 from media_pipeline.selectors import narration_file
 from media_pipeline.stages import ProgressFn, StageResult
+from media_pipeline.stages.align import HeardWord, align_to_script
+from media_pipeline.stages.guard import guard_counts, hallucination
+from media_pipeline.stages.pieces import plan_pieces
 from projects.models import Paper, SourceKind
 
-VERSION = "transcribe-1"
+VERSION = "transcribe-2"
 
 
 def model_for(paper: Paper) -> str:
-    return paper.project.whisper_model or settings.PAPERCAST_WHISPER_MODEL
+    if paper.project.whisper_model:
+        return paper.project.whisper_model
+    if settings.PAPERCAST_TRANSCRIBER == "faster-whisper":
+        return settings.PAPERCAST_FASTER_WHISPER_MODEL
+    return settings.PAPERCAST_WHISPER_MODEL
 
 
-def _device() -> str:
-    return whisper.resolve_device(settings.PAPERCAST_WHISPER_DEVICE)
+def script_for(paper: Paper) -> str | None:
+    """The narration script when papercast spoke it (text papers) and alignment is on."""
+    if paper.source_kind != SourceKind.TEXT or not settings.PAPERCAST_SCRIPT_ALIGNMENT:
+        return None
+    from media_pipeline.stages.narrate import source_text
 
-
-def _beam_size(device: str) -> int:
-    return settings.PAPERCAST_WHISPER_BEAM_SIZE or (5 if device == "cuda" else 1)
+    try:
+        return source_text(paper)
+    except BackendError:
+        return None
 
 
 def _params(paper: Paper) -> dict[str, object]:
     # The configured values, not the resolved ones: checking whether a transcript is current must not
     # import torch (the web process does it when someone starts a pipeline).
+    script = script_for(paper)
     return {
         "language": settings.PAPERCAST_WHISPER_LANGUAGE,
         "beam_size": settings.PAPERCAST_WHISPER_BEAM_SIZE,
         "temperature_fallback": settings.PAPERCAST_WHISPER_TEMPERATURE_FALLBACK,
         "device": settings.PAPERCAST_WHISPER_DEVICE,
+        "compute_type": settings.PAPERCAST_FASTER_WHISPER_COMPUTE_TYPE,
+        "piece_minutes": settings.PAPERCAST_TRANSCRIBE_PIECE_MINUTES,
+        "hallucinations": settings.PAPERCAST_HALLUCINATIONS,
+        "script": sha256_text(script) if script is not None else None,
     }
 
 
@@ -54,15 +82,59 @@ def status(paper: Paper) -> tuple[str, bool]:
         if paper.source_kind == SourceKind.AUDIO:
             raise PermanentError("No audio file was uploaded for this paper. Upload the narration audio.")
         raise PermanentError("The paper has no narration yet: run the narrate stage first.")
-    fp = fingerprint(VERSION, audio.name, whisper.ENGINE, whisper.model_identity(model_for(paper)), _params(paper))
+    engine = get_engine(settings.PAPERCAST_TRANSCRIBER)
+    fp = fingerprint(VERSION, audio.name, engine.ENGINE, engine.model_identity(model_for(paper)), _params(paper))
     return fp, Transcription.objects.filter(paper=paper, input_fingerprint=fp).exists()
+
+
+def asr_options(paper: Paper, language: str | None) -> AsrOptions:
+    device = resolve_device(settings.PAPERCAST_WHISPER_DEVICE)
+    return AsrOptions(
+        model=model_for(paper),
+        device=device,
+        language=language,
+        beam_size=settings.PAPERCAST_WHISPER_BEAM_SIZE or (5 if device == "cuda" else 1),
+        temperature_fallback=settings.PAPERCAST_WHISPER_TEMPERATURE_FALLBACK,
+        threads=settings.PAPERCAST_WHISPER_THREADS,
+        compute_type=settings.PAPERCAST_FASTER_WHISPER_COMPUTE_TYPE,
+    )
+
+
+def transcribe_samples(samples: np.ndarray, paper: Paper, progress: ProgressFn) -> Transcript:
+    """Transcribe int16 samples piece by piece, with exact absolute times and a verdict on each segment."""
+    engine = get_engine(settings.PAPERCAST_TRANSCRIBER)
+    pieces = plan_pieces(samples, SAMPLE_RATE, settings.PAPERCAST_TRANSCRIBE_PIECE_MINUTES * 60)
+    out = Transcript(language=settings.PAPERCAST_WHISPER_LANGUAGE or "", pieces=len(pieces))
+    for done, (first, end) in enumerate(pieces, start=1):
+        offset, piece_end = first / SAMPLE_RATE, end / SAMPLE_RATE
+        started = time.monotonic()
+        result = engine.transcribe(as_float32(samples[first:end]), asr_options(paper, out.language or None))
+        out.engine_seconds += time.monotonic() - started
+        # Every piece in the language of the first, so one recording is not split across languages.
+        out.language = out.language or result.language
+        for seg in result.segments:
+            seg.start, seg.end = offset + seg.start, offset + seg.end
+            seg.words = [WordResult(offset + w.start, offset + w.end, w.text, w.confidence) for w in seg.words]
+            # Judged against the piece's end: a piece ends in a pause, so text after it is invented.
+            out.segments.append(seg)
+            out.reasons.append(hallucination(seg, piece_end))
+        progress(0.05 + 0.85 * done / len(pieces))
+    return out
+
+
+@dataclass
+class Transcript:
+    language: str
+    pieces: int
+    segments: list[SegmentResult] = field(default_factory=list)
+    reasons: list[str | None] = field(default_factory=list)
+    engine_seconds: float = 0.0
 
 
 def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     fp, current = status(paper)
     if current and not force:
         return StageResult(fp, reused=True)
-    model = model_for(paper)
     limit = settings.PAPERCAST_MAX_AUDIO_SECONDS
     with private_tempdir() as tmp:
         path = local_path(narration_file(paper), tmp, "audio")
@@ -76,77 +148,99 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
         if probe.duration is not None and probe.duration > limit:
             raise _too_long(probe.duration, limit)
         audio_sha = file_sha256(path)
-        samples = ffmpeg.decode_audio(path, probe, max_seconds=limit + 1)
-    duration = samples.size / ffmpeg.PCM_SAMPLE_RATE
-    if duration > limit:
-        raise _too_long(duration, limit)
-    progress(0.05)
-    started = time.monotonic()
-    result = whisper.transcribe(
-        samples,
-        model=model,
-        device=_device(),
-        language=settings.PAPERCAST_WHISPER_LANGUAGE,
-        beam_size=_beam_size(_device()),
-        temperature_fallback=settings.PAPERCAST_WHISPER_TEMPERATURE_FALLBACK,
-        threads=settings.PAPERCAST_WHISPER_THREADS,
-    )
-    seconds = time.monotonic() - started
-    segments = _sanitize(result.segments, duration)
-    if not any(seg.words for seg in segments):
+        pcm = tmp / "audio.pcm"
+        count = ffmpeg.decode_audio_to_file(path, probe, pcm, max_seconds=limit + 1)
+        duration = count / SAMPLE_RATE
+        if duration > limit:
+            raise _too_long(duration, limit)
+        progress(0.05)
+        samples = np.memmap(pcm, dtype=np.int16, mode="r")
+        try:
+            transcript = transcribe_samples(samples, paper, progress)
+        finally:
+            del samples  # release the mapping before the temp dir goes
+    segments, reasons = transcript.segments, transcript.reasons
+    language, pieces, engine_seconds = transcript.language, transcript.pieces, transcript.engine_seconds
+    drop = settings.PAPERCAST_HALLUCINATIONS == "drop"
+    kept = [seg for seg, reason in zip(segments, reasons, strict=True) if not (drop and reason)]
+    _sanitize(kept, duration)
+    if not any(seg.words for seg in kept):
         raise PermanentError("No speech was recognised in the audio. Check that the file holds the narration.")
+    words = [(i, w) for i, seg in enumerate(segments) if not (drop and reasons[i]) for w in seg.words]
+    script = script_for(paper)
+    wer = None
+    recognized: list[str] = [""] * len(words)
+    if script is not None:
+        heard = [HeardWord(w.start, w.end, w.text, w.confidence, i) for i, w in words]
+        aligned, wer = align_to_script(script, heard)
+        words = [(a.segment, WordResult(a.start, a.end, a.text, a.confidence)) for a in aligned]
+        recognized = [a.recognized if a.recognized != a.text else "" for a in aligned]
     progress(0.95)
     with transaction.atomic():
         transcription = Transcription.objects.create(
             paper=paper,
-            engine=whisper.ENGINE,
-            model=model,
-            language=result.language,
-            text=" ".join(seg.text for seg in segments),
+            engine=settings.PAPERCAST_TRANSCRIBER,
+            model=model_for(paper),
+            language=language,
+            text=" ".join(w.text for _, w in words),
             duration=duration,
             audio_fingerprint=audio_sha,
             input_fingerprint=fp,
+            pieces=pieces,
+            aligned_to_script=script is not None,
+            script_wer=wer,
         )
-        segment_rows = Segment.objects.bulk_create(
+        by_segment: dict[int, list[str]] = {}
+        for i, word in words:
+            by_segment.setdefault(i, []).append(word.text)
+        rows = Segment.objects.bulk_create(
             Segment(
                 transcription=transcription,
                 index=i,
                 start=seg.start,
-                end=seg.end,
-                text=seg.text,
+                end=max(seg.end, seg.start),
+                text=" ".join(by_segment[i]) if i in by_segment and script is not None else seg.text,
                 tokens=seg.tokens,
                 temperature=seg.temperature,
                 avg_logprob=seg.avg_logprob,
                 compression_ratio=seg.compression_ratio,
                 no_speech_prob=seg.no_speech_prob,
                 confidence=seg.confidence,
+                flag=(reasons[i] or "")[:300],
+                dropped=bool(drop and reasons[i]),
             )
             for i, seg in enumerate(segments)
         )
-        words: list[Word] = []
-        for segment_row, seg in zip(segment_rows, segments, strict=True):
-            for word in seg.words:
-                words.append(
-                    Word(
-                        transcription=transcription,
-                        segment=segment_row,
-                        index=len(words),
-                        start=word.start,
-                        end=word.end,
-                        text=word.text[:200],
-                        confidence=word.confidence,
-                    )
+        Word.objects.bulk_create(
+            (
+                Word(
+                    transcription=transcription,
+                    segment=rows[i],
+                    index=n,
+                    start=word.start,
+                    end=max(word.end, word.start),
+                    text=word.text[:200],
+                    recognized=recognized[n][:200],
+                    confidence=word.confidence,
                 )
-        Word.objects.bulk_create(words, batch_size=2000)
+                for n, (i, word) in enumerate(words)
+            ),
+            batch_size=2000,
+        )
+    flagged = guard_counts(reasons)
     return StageResult(
         fp,
         reused=False,
         metrics={
             "audio_seconds": round(duration, 3),
-            "engine_seconds": round(seconds, 3),
-            "real_time_factor": round(seconds / duration, 4) if duration else None,
+            "engine_seconds": round(engine_seconds, 3),
+            "real_time_factor": round(engine_seconds / duration, 4) if duration else None,
+            "pieces": pieces,
             "words": len(words),
-            "model": model,
+            "model": model_for(paper),
+            "engine": settings.PAPERCAST_TRANSCRIBER,
+            ("dropped" if drop else "flagged"): dict(flagged),
+            "script_wer": round(wer, 4) if wer is not None else None,
         },
     )
 
@@ -170,25 +264,18 @@ def _too_long(duration: float, limit: float) -> PermanentError:
     )
 
 
-def _sanitize(segments: list[whisper.SegmentResult], duration: float) -> list[whisper.SegmentResult]:
-    """Make timings safe for everything downstream: inside the audio, ordered, never overlapping."""
+def _sanitize(segments: list[SegmentResult], duration: float) -> None:
+    """Make word timings safe downstream: inside the audio, in order, never overlapping (in place)."""
     last_end = 0.0
-    cleaned: list[whisper.SegmentResult] = []
     for seg in segments:
-        if seg.start >= duration:
-            continue  # a segment past the end of the audio is invented
-        words: list[whisper.WordResult] = []
+        words: list[WordResult] = []
         for word in seg.words:
             start = min(max(word.start, last_end), duration)
             end = min(max(word.end, start), duration)
             if start >= duration and words:
                 break
-            words.append(whisper.WordResult(start=start, end=end, text=word.text, confidence=word.confidence))
+            words.append(WordResult(start=start, end=end, text=word.text, confidence=word.confidence))
             last_end = end
         seg.words = words
-        if words:
-            seg.start, seg.end = min(seg.start, words[0].start), max(seg.end, words[-1].end)
         seg.start = min(max(seg.start, 0.0), duration)
         seg.end = min(max(seg.end, seg.start), duration)
-        cleaned.append(seg)
-    return cleaned

@@ -1,0 +1,105 @@
+"""Aligning recognised words to a known script (narration papercast spoke itself).
+
+The script's words are kept, with the recogniser's timings: an edit-distance alignment over normalised
+words pairs each script word with what was heard. Words heard correctly take their own timing; a run of
+misrecognised words shares its time span among the script words it stands for, by length; script words
+not heard at all share the gap they fall in. The word error rate of the recognition is reported.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from rapidfuzz.distance import Levenshtein
+
+_STRIP = re.compile(r"[^\w']+|^'+|'+$")
+
+
+@dataclass(frozen=True)
+class HeardWord:
+    start: float
+    end: float
+    text: str
+    confidence: float | None
+    segment: int
+
+
+@dataclass(frozen=True)
+class AlignedWord:
+    start: float
+    end: float
+    text: str
+    recognized: str
+    confidence: float | None
+    segment: int
+
+
+def normalize(word: str) -> str:
+    return _STRIP.sub("", unicodedata.normalize("NFKC", word).lower())
+
+
+def script_tokens(script: str) -> list[str]:
+    """The script's words as they will be shown; a lone punctuation mark joins the word before it."""
+    tokens: list[str] = []
+    for raw in script.split():
+        if tokens and not normalize(raw):
+            tokens[-1] = f"{tokens[-1]} {raw}"
+        else:
+            tokens.append(raw)
+    return tokens
+
+
+def word_error_rate(heard: list[str], script: list[str]) -> float:
+    reference = [normalize(w) for w in script]
+    hypothesis = [normalize(w) for w in heard]
+    return Levenshtein.distance(hypothesis, reference) / len(reference) if reference else 0.0
+
+
+def _spread(start: float, end: float, texts: list[str]) -> list[tuple[float, float]]:
+    """Share [start, end] among words in proportion to their length."""
+    weights = [max(len(t), 1) for t in texts]
+    total = sum(weights)
+    spans, at = [], start
+    for weight in weights:
+        step = (end - start) * weight / total
+        spans.append((at, at + step))
+        at += step
+    return spans
+
+
+def align_to_script(script: str, heard: list[HeardWord]) -> tuple[list[AlignedWord], float]:
+    """The script's words with timings from `heard`, and the recognition's word error rate."""
+    tokens = script_tokens(script)
+    wer = word_error_rate([h.text for h in heard], tokens)
+    if not heard:
+        return [], wer
+    ops = Levenshtein.opcodes([normalize(h.text) for h in heard], [normalize(t) for t in tokens])
+    aligned: list[AlignedWord] = []
+    for op in ops:
+        tag, i1, i2, j1, j2 = op.tag, op.src_start, op.src_end, op.dest_start, op.dest_end
+        if tag == "equal":
+            aligned += [
+                AlignedWord(h.start, h.end, t, h.text, h.confidence, h.segment)
+                for h, t in zip(heard[i1:i2], tokens[j1:j2], strict=True)
+            ]
+        elif tag == "replace":
+            span = heard[i1:i2]
+            confidences = [h.confidence for h in span if h.confidence is not None]
+            confidence = min(confidences) if confidences else None
+            recognized = " ".join(h.text for h in span)[:200]
+            for (start, end), text in zip(
+                _spread(span[0].start, span[-1].end, tokens[j1:j2]), tokens[j1:j2], strict=True
+            ):
+                aligned.append(AlignedWord(start, end, text, recognized, confidence, span[0].segment))
+        elif tag == "insert":  # script words nobody heard: share the gap they fall in
+            gap_start = aligned[-1].end if aligned else (heard[i1 - 1].end if i1 > 0 else heard[0].start)
+            gap_end = heard[i1].start if i1 < len(heard) else gap_start
+            segment = heard[min(i1, len(heard) - 1)].segment
+            for (start, end), text in zip(
+                _spread(gap_start, max(gap_end, gap_start), tokens[j1:j2]), tokens[j1:j2], strict=True
+            ):
+                aligned.append(AlignedWord(start, end, text, "", None, segment))
+        # "delete": words heard that the script does not have (noise, invented words) are left out.
+    return aligned, wer
