@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from media_pipeline.models import Chunk, Image, Segment, StageRun, Summary, Transcription, Video, Word
@@ -38,22 +39,39 @@ class StageRunAdmin(ReadOnlyOutputAdmin):
 @admin.register(Transcription)
 class TranscriptionAdmin(ReadOnlyOutputAdmin):
     project_field = "paper__project"
-    list_display = ["paper", "engine", "model", "language", "duration", "created_at"]
+    list_display = ["paper", "engine", "model", "language", "duration", "pieces", "script_wer", "created_at"]
     list_select_related = ["paper"]
     search_fields = ["paper__title", "text"]
+
+
+class FlaggedFilter(admin.SimpleListFilter):
+    title = "looks invented"
+    parameter_name = "flagged"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Yes (flagged or dropped)"), ("no", "No")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Segment]) -> QuerySet[Segment]:
+        if self.value() == "yes":
+            return queryset.exclude(flag="")
+        if self.value() == "no":
+            return queryset.filter(flag="")
+        return queryset
 
 
 @admin.register(Segment)
 class SegmentAdmin(ReadOnlyOutputAdmin):
     project_field = "transcription__paper__project"
-    list_display = ["transcription", "index", "start", "end", "text", "confidence", "no_speech_prob"]
+    list_display = ["transcription", "index", "start", "end", "text", "flag", "dropped", "no_speech_prob"]
+    list_filter = [FlaggedFilter, "dropped"]
     list_select_related = ["transcription"]
+    search_fields = ["text", "flag"]
 
 
 @admin.register(Word)
 class WordAdmin(ReadOnlyOutputAdmin):
     project_field = "transcription__paper__project"
-    list_display = ["transcription", "index", "text", "start", "end", "confidence"]
+    list_display = ["transcription", "index", "text", "recognized", "start", "end", "confidence"]
     list_select_related = ["transcription"]
 
 

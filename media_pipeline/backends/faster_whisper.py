@@ -31,6 +31,8 @@ def model_identity(model: str) -> str:
 
 def check_model_dir(model: str) -> Path | None:
     """The model directory for a path, after checking it is complete; None for a model name."""
+    if not model.strip():
+        raise PermanentError("No faster-whisper model is configured (PAPERCAST_FASTER_WHISPER_MODEL).")
     path = Path(model).expanduser()
     if "/" not in model and not path.exists():
         return None

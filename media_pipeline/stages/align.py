@@ -69,16 +69,37 @@ def _spread(start: float, end: float, texts: list[str]) -> list[tuple[float, flo
     return spans
 
 
+def _kind(tag: str, i1: int, i2: int, j1: int, j2: int) -> str:
+    if tag != "differ":
+        return tag
+    if i2 > i1 and j2 > j1:
+        return "replace"
+    return "insert" if j2 > j1 else "delete"
+
+
+def _blocks(heard: list[HeardWord], tokens: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """Edit-distance opcodes with each run of differences merged into one block, so that "three hundred"
+    heard for "300" gives the script word the whole span rather than a substitution and a deletion."""
+    ops = Levenshtein.opcodes([normalize(h.text) for h in heard], [normalize(t) for t in tokens])
+    blocks: list[tuple[str, int, int, int, int]] = []
+    for op in ops:
+        if op.tag != "equal" and blocks and blocks[-1][0] != "equal":
+            _, i1, _, j1, _ = blocks.pop()
+            blocks.append(("differ", i1, op.src_end, j1, op.dest_end))
+        else:
+            tag = op.tag if op.tag == "equal" else "differ"
+            blocks.append((tag, op.src_start, op.src_end, op.dest_start, op.dest_end))
+    return [(_kind(*block), *block[1:]) for block in blocks]
+
+
 def align_to_script(script: str, heard: list[HeardWord]) -> tuple[list[AlignedWord], float]:
     """The script's words with timings from `heard`, and the recognition's word error rate."""
     tokens = script_tokens(script)
     wer = word_error_rate([h.text for h in heard], tokens)
     if not heard:
         return [], wer
-    ops = Levenshtein.opcodes([normalize(h.text) for h in heard], [normalize(t) for t in tokens])
     aligned: list[AlignedWord] = []
-    for op in ops:
-        tag, i1, i2, j1, j2 = op.tag, op.src_start, op.src_end, op.dest_start, op.dest_end
+    for tag, i1, i2, j1, j2 in _blocks(heard, tokens):
         if tag == "equal":
             aligned += [
                 AlignedWord(h.start, h.end, t, h.text, h.confidence, h.segment)

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import itertools
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from media_pipeline.backends import ffmpeg
+from media_pipeline.backends.asr import SAMPLE_RATE, as_float32, get_engine
+from media_pipeline.backends.tts.piper import PiperSpeaker
+from media_pipeline.models import Transcription, Word
+from media_pipeline.stages.align import normalize, word_error_rate
+from media_pipeline.stages.captions import build_cues
+from media_pipeline.stages.pieces import plan_pieces
+from media_pipeline.stages.transcribe import asr_options
+from projects.models import Project
+from tests.conftest import PIPER_VOICE, make_audio_paper, make_text_paper, run_inline
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+# Plain words without homophones: tiny.en hears "site" as "sight", which says nothing about the pipeline.
+PARAGRAPH = (
+    "When a colony of bees grows too large, the old queen leaves the hive with thousands of workers. The swarm "
+    "settles on a branch while scouts search the countryside for a new home, such as a hollow tree. Each scout "
+    "that finds a good place flies back and performs a dance. The better the place, the longer she dances, and "
+    "the more scouts she recruits to visit it. Support for weak choices fades away, while support for strong "
+    "choices keeps growing. When enough scouts gather at one place, they warm up their flight muscles, and the "
+    "whole swarm takes off together. Scientists compare this process to the way the human brain collects "
+    "evidence before it makes a decision."
+)
+
+
+def test_narrated_speech_is_recognised_accurately_and_captions_match_the_script(
+    project: Project, settings: Any
+) -> None:
+    settings.PAPERCAST_WHISPER_LANGUAGE = "en"
+    paper = make_text_paper(project, PARAGRAPH)
+    run_inline(paper, until="transcribe")
+    transcription = Transcription.objects.get(paper=paper)
+    assert transcription.aligned_to_script
+    assert transcription.script_wer is not None and transcription.script_wer <= 0.05, transcription.script_wer
+    words = list(Word.objects.filter(transcription=transcription).order_by("index").values_list("start", "end", "text"))
+    captions = " ".join(line for cue in build_cues(words) for line in cue.lines)
+    assert captions == " ".join(PARAGRAPH.split())
+    assert all(a[0] <= b[0] for a, b in itertools.pairwise(words))
+
+
+def _recording(tmp: Path, min_seconds: float) -> tuple[Path, int]:
+    """The paragraph read once by piper, repeated with 2.5 s pauses into one WAV of at least min_seconds."""
+    once = tmp / "once.wav"
+    PiperSpeaker(PIPER_VOICE, voices_dir=tmp).speak(PARAGRAPH, once)
+    with wave.open(str(once), "rb") as source:
+        rate, frames = source.getframerate(), source.readframes(source.getnframes())
+    pause = b"\x00\x00" * int(rate * 2.5)
+    reading = (len(frames) + len(pause)) / 2 / rate
+    repeats = int(min_seconds // reading) + 1
+    path = tmp / "long.wav"
+    with wave.open(str(path), "wb") as sink:
+        sink.setnchannels(1)
+        sink.setsampwidth(2)
+        sink.setframerate(rate)
+        for _ in range(repeats):
+            sink.writeframes(frames + pause)
+    return path, repeats
+
+
+def test_long_audio_is_split_at_pauses_and_merged_without_losing_or_doubling_words(
+    project: Project, settings: Any, tmp_dir: Path
+) -> None:
+    settings.PAPERCAST_WHISPER_LANGUAGE = "en"
+    settings.PAPERCAST_WHISPER_TEMPERATURE_FALLBACK = False
+    settings.PAPERCAST_TRANSCRIBE_PIECE_MINUTES = 2.0
+    path, repeats = _recording(tmp_dir, min_seconds=360)
+    paper = make_audio_paper(project, path)
+    run_inline(paper, until="transcribe")
+    transcription = Transcription.objects.get(paper=paper)
+    assert transcription.duration >= 360 and transcription.pieces >= 3
+
+    words = list(Word.objects.filter(transcription=transcription).order_by("index").values_list("start", "end", "text"))
+    starts = [w[0] for w in words]
+    assert all(a < b for a, b in itertools.pairwise(starts)), "timestamps must increase strictly"
+    assert all(0 <= w[0] <= w[1] <= transcription.duration for w in words)
+    # Every reading of the paragraph is there once: the recognition of each is close to the script.
+    heard = [normalize(w[2]) for w in words]
+    assert heard.count("scientists") == repeats and heard.count("countryside") == repeats
+    assert word_error_rate([w[2] for w in words], PARAGRAPH.split() * repeats) <= 0.05
+
+    # The same text as transcribing the pieces one by one.
+    pcm = tmp_dir / "audio.pcm"
+    ffmpeg.decode_audio_to_file(path, ffmpeg.probe_audio(path), pcm)
+    samples = np.memmap(pcm, dtype=np.int16, mode="r")
+    pieces = plan_pieces(samples, SAMPLE_RATE, 120.0)
+    assert len(pieces) == transcription.pieces
+    engine = get_engine(settings.PAPERCAST_TRANSCRIBER)
+    one_by_one = []
+    for first, end in pieces:
+        result = engine.transcribe(as_float32(samples[first:end]), asr_options(paper, "en"))
+        one_by_one += [w.text for seg in result.segments for w in seg.words]
+    assert [w[2] for w in words] == one_by_one
