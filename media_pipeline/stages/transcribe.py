@@ -87,10 +87,11 @@ def status(paper: Paper) -> tuple[str, bool]:
     return fp, Transcription.objects.filter(paper=paper, input_fingerprint=fp).exists()
 
 
-def asr_options(paper: Paper, language: str | None) -> AsrOptions:
+def asr_options(model: str, language: str | None) -> AsrOptions:
+    """The engine options the stage uses, from settings."""
     device = resolve_device(settings.PAPERCAST_WHISPER_DEVICE)
     return AsrOptions(
-        model=model_for(paper),
+        model=model,
         device=device,
         language=language,
         beam_size=settings.PAPERCAST_WHISPER_BEAM_SIZE or (5 if device == "cuda" else 1),
@@ -108,7 +109,7 @@ def transcribe_samples(samples: np.ndarray, paper: Paper, progress: ProgressFn) 
     for done, (first, end) in enumerate(pieces, start=1):
         offset, piece_end = first / SAMPLE_RATE, end / SAMPLE_RATE
         started = time.monotonic()
-        result = engine.transcribe(as_float32(samples[first:end]), asr_options(paper, out.language or None))
+        result = engine.transcribe(as_float32(samples[first:end]), asr_options(model_for(paper), out.language or None))
         out.engine_seconds += time.monotonic() - started
         # Every piece in the language of the first, so one recording is not split across languages.
         out.language = out.language or result.language

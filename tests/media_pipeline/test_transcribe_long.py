@@ -15,7 +15,7 @@ from media_pipeline.models import Transcription, Word
 from media_pipeline.stages.align import normalize, word_error_rate
 from media_pipeline.stages.captions import build_cues
 from media_pipeline.stages.pieces import plan_pieces
-from media_pipeline.stages.transcribe import asr_options
+from media_pipeline.stages.transcribe import asr_options, model_for
 from projects.models import Project
 from tests.conftest import PIPER_VOICE, make_audio_paper, make_text_paper, run_inline
 
@@ -97,6 +97,6 @@ def test_long_audio_is_split_at_pauses_and_merged_without_losing_or_doubling_wor
     engine = get_engine(settings.PAPERCAST_TRANSCRIBER)
     one_by_one = []
     for first, end in pieces:
-        result = engine.transcribe(as_float32(samples[first:end]), asr_options(paper, "en"))
+        result = engine.transcribe(as_float32(samples[first:end]), asr_options(model_for(paper), "en"))
         one_by_one += [w.text for seg in result.segments for w in seg.words]
     assert [w[2] for w in words] == one_by_one
