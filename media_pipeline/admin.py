@@ -8,11 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from media_pipeline.models import Chunk, Image, Segment, StageRun, Summary, Transcription, Video, Word
+from media_pipeline.backends.errors import PermanentError
+from media_pipeline.models import Chunk, Image, PromptTemplate, Segment, StageRun, Summary, Transcription, Video, Word
+from media_pipeline.prompts import (
+    NEGATIVE_PROMPT,
+    SCENE_PROMPT,
+    SYSTEM_PROMPT,
+    check_scene_prompt,
+    prompt_template_revise,
+    template_for,
+)
+from projects import access
 from projects.admin import ProjectScopedAdmin
 
 
@@ -103,3 +115,61 @@ class VideoAdmin(ReadOnlyOutputAdmin):
     project_field = "paper__project"
     list_display = ["paper", "duration", "width", "height", "created_at"]
     list_select_related = ["paper"]
+
+
+class PromptTemplateForm(forms.ModelForm):
+    class Meta:
+        model = PromptTemplate
+        fields = ["project", "system_prompt", "scene_prompt", "negative_prompt"]
+
+    def clean_scene_prompt(self) -> str:
+        scene_prompt = str(self.cleaned_data["scene_prompt"])
+        try:
+            check_scene_prompt(scene_prompt)
+        except PermanentError as exc:
+            raise ValidationError(str(exc)) from exc
+        return scene_prompt
+
+
+@admin.register(PromptTemplate)
+class PromptTemplateAdmin(ProjectScopedAdmin):
+    """Templates are versioned: editors add a new version (pre-filled with the current one); none is edited."""
+
+    form = PromptTemplateForm
+    list_display = ["project", "version", "created_by", "created_at"]
+    list_select_related = ["project", "created_by"]
+    fields = ["project", "system_prompt", "scene_prompt", "negative_prompt"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial: dict[str, Any] = {
+            "system_prompt": SYSTEM_PROMPT,
+            "scene_prompt": SCENE_PROMPT,
+            "negative_prompt": NEGATIVE_PROMPT,
+        }
+        project_id = request.GET.get("project")
+        project = access.projects_editable_by(request.user).filter(pk=project_id).first() if project_id else None
+        if project is not None:
+            current = template_for(project)
+            initial.update(
+                project=project.pk,
+                system_prompt=current.system_prompt,
+                scene_prompt=current.scene_prompt,
+                negative_prompt=current.negative_prompt,
+            )
+        return initial
+
+    def save_model(self, request: HttpRequest, obj: PromptTemplate, form: Any, change: bool) -> None:
+        saved = prompt_template_revise(
+            project=obj.project,
+            system_prompt=obj.system_prompt,
+            scene_prompt=obj.scene_prompt,
+            negative_prompt=obj.negative_prompt,
+            created_by=request.user,  # type: ignore[arg-type]
+        )
+        obj.pk, obj.version = saved.pk, saved.version

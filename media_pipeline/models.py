@@ -280,3 +280,45 @@ class Video(models.Model):
 
     def __str__(self) -> str:
         return f"Video {self.pk} of paper {self.paper_id} ({self.width}x{self.height}, {self.duration:.1f} s)"
+
+
+class PromptTemplate(models.Model):
+    """A project's instructions for the LLM that writes scene summaries and image prompts.
+
+    Versions are never edited in place: a change is a new row with the next version number, so every
+    Summary can say exactly which instructions produced it. The newest version is the one in use.
+    """
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="prompt_templates")
+    version = models.PositiveIntegerField()
+    system_prompt = models.TextField()
+    scene_prompt = models.TextField(
+        help_text="Placeholders: {title}, {scene_number}, {scene_count}, {previous}, {scene}, {next}, {style}."
+    )
+    negative_prompt = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "-version"]
+        constraints = [models.UniqueConstraint(fields=["project", "version"], name="prompttemplate_unique_version")]
+
+    def __str__(self) -> str:
+        return f"{self.project} prompts v{self.version}"
+
+
+class ServerSlot(models.Model):
+    """One of N concurrent requests a server accepts, leased by a worker (see media_pipeline.slots)."""
+
+    server = models.CharField(max_length=300)
+    slot = models.PositiveIntegerField()
+    holder = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["server", "slot"], name="serverslot_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.server} #{self.slot}: {self.holder or 'free'}"

@@ -115,6 +115,8 @@ else:
             "NAME": str(DATA_DIR / "papercast.sqlite3"),
             # Workers and the web process share the file: wait for locks instead of failing at once.
             "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
+            # A file, as in production: an in-memory test database reports locks instead of waiting.
+            "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -228,8 +230,25 @@ PAPERCAST_WHISPER_THREADS = env_int("PAPERCAST_WHISPER_THREADS", 0, minimum=0)
 PAPERCAST_TTS_BACKEND = env_choice("PAPERCAST_TTS_BACKEND", "piper", ["piper"])
 PAPERCAST_PIPER_VOICE = env_str("PAPERCAST_PIPER_VOICE", "en_US-joe-medium")
 PAPERCAST_PIPER_VOICES_DIR = env_path("PAPERCAST_PIPER_VOICES_DIR", DATA_DIR / "voices", base=BASE_DIR)
-PAPERCAST_LLM_BACKEND = env_choice("PAPERCAST_LLM_BACKEND", "extractive", ["extractive"])
-PAPERCAST_LLM_MODEL = env_str("PAPERCAST_LLM_MODEL", "")
+PAPERCAST_LLM_BACKEND = env_choice("PAPERCAST_LLM_BACKEND", "extractive", ["extractive", "ollama", "openai"])
+# Ollama: the server's root (http://host:11434). OpenAI-compatible: the API base including /v1.
+PAPERCAST_LLM_URL = env_str(
+    "PAPERCAST_LLM_URL",
+    {"ollama": "http://127.0.0.1:11434", "openai": "https://api.openai.com/v1"}.get(PAPERCAST_LLM_BACKEND, ""),
+).rstrip("/")
+PAPERCAST_LLM_MODEL = env_str(
+    "PAPERCAST_LLM_MODEL", {"ollama": "qwen2.5:7b", "openai": "gpt-4o-mini"}.get(PAPERCAST_LLM_BACKEND, "")
+)
+PAPERCAST_LLM_API_KEY = env_optional_str("PAPERCAST_LLM_API_KEY")
+PAPERCAST_LLM_CONNECT_TIMEOUT = env_float("PAPERCAST_LLM_CONNECT_TIMEOUT", 5.0, minimum=0.1)
+PAPERCAST_LLM_READ_TIMEOUT = env_float("PAPERCAST_LLM_READ_TIMEOUT", 300.0, minimum=0.1)
+PAPERCAST_LLM_RETRIES = env_int("PAPERCAST_LLM_RETRIES", 4, minimum=0, maximum=20)
+PAPERCAST_LLM_BACKOFF = env_float("PAPERCAST_LLM_BACKOFF", 1.0, minimum=0.0)
+PAPERCAST_LLM_CONCURRENCY = env_int("PAPERCAST_LLM_CONCURRENCY", 1, minimum=1, maximum=64)
+PAPERCAST_LLM_TEMPERATURE = env_float("PAPERCAST_LLM_TEMPERATURE", 0.3, minimum=0.0, maximum=2.0)
+PAPERCAST_LLM_SEED = env_int("PAPERCAST_LLM_SEED", 42)
+PAPERCAST_LLM_KEEP_ALIVE = env_str("PAPERCAST_LLM_KEEP_ALIVE", "10m")
+PAPERCAST_LLM_MAX_CONTEXT = env_int("PAPERCAST_LLM_MAX_CONTEXT", 32768, minimum=1024)
 PAPERCAST_IMAGE_BACKEND = env_choice("PAPERCAST_IMAGE_BACKEND", "titlecard", ["titlecard"])
 PAPERCAST_FONT = env_optional_str("PAPERCAST_FONT")
 

@@ -144,10 +144,12 @@ class PaperAdmin(ProjectScopedAdmin):
         "created_at",
         "updated_at",
         "pipeline_runs",
+        "llm_usage",
     ]
     fields = [
         "project", "title", "source_kind", "source_text", "source_file", "source_filename", "curation_status",
         "narration_audio", "narration_fingerprint", "created_by", "created_at", "updated_at", "pipeline_runs",
+        "llm_usage",
     ]  # fmt: skip
 
     actions = ["run_pipeline"]
@@ -197,6 +199,22 @@ class PaperAdmin(ProjectScopedAdmin):
         if not rows:
             return "not started"
         return format_html_join(mark_safe("<br>"), "<strong>{}</strong>: {} ({} %, attempt {}) {}", rows)
+
+    @admin.display(description="LLM usage")
+    def llm_usage(self, obj: Paper) -> str:
+        from django.db.models import Count, Sum
+
+        from media_pipeline.models import Summary
+
+        totals = Summary.objects.filter(chunk__paper=obj).aggregate(
+            scenes=Count("id"), tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out"), seconds=Sum("seconds")
+        )
+        if not totals["scenes"]:
+            return "no summaries yet"
+        return (
+            f"{totals['scenes']} scenes: {totals['tokens_in'] or 0:,} tokens in, {totals['tokens_out'] or 0:,} out, "
+            f"{totals['seconds'] or 0:.1f} s"
+        )
 
     def save_model(self, request: HttpRequest, obj: Paper, form: Any, change: bool) -> None:
         if not change:

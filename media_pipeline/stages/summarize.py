@@ -14,9 +14,11 @@ import time
 from django.conf import settings
 
 from media_pipeline.backends.errors import PermanentError
-from media_pipeline.backends.llm import SceneRequest, Summarizer, get_summarizer
+from media_pipeline.backends.llm import SceneRequest, SceneSummary, Summarizer, get_summarizer
 from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import Chunk, Summary
+from media_pipeline.prompts import render_scene_prompt, template_for
+from media_pipeline.slots import server_slot
 from media_pipeline.stages import ProgressFn, StageResult
 from projects.models import Paper
 
@@ -28,17 +30,34 @@ def _requests(paper: Paper, summarizer: Summarizer) -> list[tuple[Chunk, SceneRe
     if not chunks:
         raise PermanentError("The paper has no scenes yet: run the chunk stage first.")
     model = paper.project.llm_model or settings.PAPERCAST_LLM_MODEL
+    template = template_for(paper.project)
     out = []
     for i, chunk in enumerate(chunks):
+        previous = chunks[i - 1].text[-CONTEXT_CHARS:] if i > 0 else ""
+        following = chunks[i + 1].text[:CONTEXT_CHARS] if i + 1 < len(chunks) else ""
+        style = paper.project.image_style
         request = SceneRequest(
             paper_title=paper.title,
             scene_index=i,
             scene_count=len(chunks),
             text=chunk.text,
-            previous_text=chunks[i - 1].text[-CONTEXT_CHARS:] if i > 0 else "",
-            next_text=chunks[i + 1].text[:CONTEXT_CHARS] if i + 1 < len(chunks) else "",
-            style=paper.project.image_style,
+            previous_text=previous,
+            next_text=following,
+            style=style,
             model=model,
+            system_prompt=template.system_prompt,
+            user_prompt=render_scene_prompt(
+                template,
+                title=paper.title,
+                scene_number=i + 1,
+                scene_count=len(chunks),
+                previous=previous or "(the video starts here)",
+                scene=chunk.text,
+                next=following or "(the video ends here)",
+                style=style,
+            ),
+            negative_prompt=template.negative_prompt,
+            template_version=template.version,
         )
         fp = fingerprint(summarizer.identity(model), dataclasses.asdict(request))
         out.append((chunk, request, fp))
@@ -56,6 +75,16 @@ def status(paper: Paper) -> tuple[str, bool]:
     return fp, all(_is_current(chunk, f) for chunk, _, f in items)
 
 
+def _call(summarizer: Summarizer, request: SceneRequest) -> SceneSummary:
+    """One request, within the server's concurrency limit (shared by every worker)."""
+    server = getattr(summarizer, "server", "")
+    if not server:
+        return summarizer.summarize(request)
+    lease = settings.PAPERCAST_LLM_READ_TIMEOUT * (settings.PAPERCAST_LLM_RETRIES + 2) + 60
+    with server_slot(server, limit=settings.PAPERCAST_LLM_CONCURRENCY, lease_seconds=lease, wait_seconds=lease):
+        return summarizer.summarize(request)
+
+
 def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     summarizer = get_summarizer()
     items = _requests(paper, summarizer)
@@ -67,7 +96,7 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
             kept_human += 1
         elif force or not _is_current(chunk, scene_fp):
             started = time.monotonic()
-            result = summarizer.summarize(request)
+            result = _call(summarizer, request)
             calls += 1
             tokens_in += result.tokens_in
             tokens_out += result.tokens_out
@@ -78,7 +107,7 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
                 negative_prompt=result.negative_prompt,
                 backend=summarizer.name,
                 model=result.model,
-                prompt_version=summarizer.prompt_version,
+                prompt_version=request.template_version,
                 input_fingerprint=scene_fp,
                 tokens_in=result.tokens_in,
                 tokens_out=result.tokens_out,
@@ -93,7 +122,7 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
                         "negative_prompt": result.negative_prompt,
                         "backend": summarizer.name,
                         "model": result.model,
-                        "prompt_version": summarizer.prompt_version,
+                        "prompt_version": request.template_version,
                         "input_fingerprint": scene_fp,
                         "tokens_in": result.tokens_in,
                         "tokens_out": result.tokens_out,

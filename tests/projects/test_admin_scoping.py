@@ -125,3 +125,37 @@ def test_editors_start_the_pipeline_from_the_admin_and_viewers_cannot(
     assert bob.status_code == 302
     run = StageRun.objects.get(paper=paper)
     assert (run.stage, run.status, run.requested_by) == (Stage.NARRATE, "pending", users["bob"])
+
+
+def test_editors_revise_prompt_templates_as_new_versions_and_viewers_cannot(
+    users: dict[str, User], project: Project
+) -> None:
+    from media_pipeline.models import PromptTemplate
+
+    form = {
+        "project": project.pk,
+        "system_prompt": "Be brief.",
+        "scene_prompt": "Scene: {scene}",
+        "negative_prompt": "",
+    }
+    assert _client(users["carol"]).post("/admin/media_pipeline/prompttemplate/add/", form).status_code == 403
+    bob = _client(users["bob"])
+    page = bob.get(f"/admin/media_pipeline/prompttemplate/add/?project={project.pk}").content.decode()
+    assert "Narration of this scene" in page  # pre-filled with the template in use
+    assert bob.post("/admin/media_pipeline/prompttemplate/add/", form).status_code == 302
+    assert (
+        bob.post("/admin/media_pipeline/prompttemplate/add/", {**form, "system_prompt": "Be vivid."}).status_code == 302
+    )
+    versions = list(
+        PromptTemplate.objects.filter(project=project)
+        .order_by("version")
+        .values_list("version", "system_prompt", "created_by")
+    )
+    assert versions == [(1, "Be brief.", users["bob"].pk), (2, "Be vivid.", users["bob"].pk)]
+    first = PromptTemplate.objects.get(project=project, version=1)
+    response = bob.post(
+        f"/admin/media_pipeline/prompttemplate/{first.pk}/change/", {**form, "system_prompt": "Changed"}
+    )
+    assert response.status_code == 403  # versions are never edited in place
+    broken = bob.post("/admin/media_pipeline/prompttemplate/add/", {**form, "scene_prompt": "Scene {scenery}"})
+    assert broken.status_code == 200 and "cannot be filled in" in broken.content.decode()

@@ -20,6 +20,22 @@ class SceneRequest:
     next_text: str
     style: str
     model: str
+    # The instructions, rendered from the project's prompt template (LLM backends send these).
+    system_prompt: str = ""
+    user_prompt: str = ""
+    negative_prompt: str = ""
+    template_version: str = ""
+
+
+SCENE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "summary": {"type": "string", "description": "The scene's core idea in one or two sentences."},
+        "image_prompt": {"type": "string", "description": "A detailed prompt for an image generator."},
+    },
+    "required": ["summary", "image_prompt"],
+    "additionalProperties": False,
+}
 
 
 @dataclass(frozen=True)
@@ -44,9 +60,47 @@ class Summarizer(Protocol):
 
 
 def get_summarizer() -> Summarizer:
-    from media_pipeline.backends.llm.extractive import ExtractiveSummarizer
-
     backend = settings.PAPERCAST_LLM_BACKEND
     if backend == "extractive":
+        from media_pipeline.backends.llm.extractive import ExtractiveSummarizer
+
         return ExtractiveSummarizer()
+    from media_pipeline.backends.llm.http import HttpPolicy
+
+    policy = HttpPolicy(
+        connect_timeout=settings.PAPERCAST_LLM_CONNECT_TIMEOUT,
+        read_timeout=settings.PAPERCAST_LLM_READ_TIMEOUT,
+        retries=settings.PAPERCAST_LLM_RETRIES,
+        backoff=settings.PAPERCAST_LLM_BACKOFF,
+    )
+    if backend == "ollama":
+        from media_pipeline.backends.llm.ollama import OllamaSummarizer
+
+        return OllamaSummarizer(settings.PAPERCAST_LLM_URL, policy)
+    if backend == "openai":
+        from media_pipeline.backends.llm.openai import OpenAISummarizer
+
+        return OpenAISummarizer(settings.PAPERCAST_LLM_URL, policy, api_key=settings.PAPERCAST_LLM_API_KEY)
     raise ValueError(f"unknown LLM backend {backend!r}")
+
+
+def parse_scene_json(content: str) -> tuple[str, str]:
+    """(summary, image_prompt) from a model's reply; ValueError says what is wrong with it."""
+    import json
+
+    text = content.strip()
+    if text.startswith("```"):  # a fenced block from servers without structured output
+        text = text.strip("`").removeprefix("json").strip()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg} at position {exc.pos})") from None
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    values = []
+    for key in ("summary", "image_prompt"):
+        value = data.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f'the key "{key}" is missing or empty')
+        values.append(" ".join(value.split()))
+    return values[0], values[1]

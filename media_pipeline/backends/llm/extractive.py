@@ -75,4 +75,5 @@ class ExtractiveSummarizer:
             f'{request.style}. An illustration for a video about "{request.paper_title}", '
             f"showing {subjects}. The scene: {summary} Detailed, well composed, no text in the image."
         )
-        return SceneSummary(summary=summary, image_prompt=prompt, negative_prompt=NEGATIVE_PROMPT, model="")
+        negative = request.negative_prompt or NEGATIVE_PROMPT
+        return SceneSummary(summary=summary, image_prompt=prompt, negative_prompt=negative, model="")

@@ -1,0 +1,85 @@
+"""Any OpenAI-compatible chat server (POST {base}/chat/completions): vLLM, llama.cpp's server, LM Studio,
+Ollama's compatibility layer, OpenAI itself.
+
+Structured output is asked for as a JSON schema; a server that refuses that (400) is asked for a JSON
+object, and failing that for plain JSON by instruction alone. What a server accepted is remembered.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from django.conf import settings
+
+from media_pipeline.backends.errors import PermanentError
+from media_pipeline.backends.llm import SCENE_SCHEMA
+from media_pipeline.backends.llm.chat import ChatReply, ChatSummarizer, int_or_zero
+from media_pipeline.backends.llm.http import HttpPolicy, HttpStatusError, request_json
+
+MODES = ("json_schema", "json_object", "plain")
+_modes: dict[str, str] = {}
+_lock = threading.Lock()
+
+
+class OpenAISummarizer(ChatSummarizer):
+    name = "openai"
+
+    def __init__(self, url: str, policy: HttpPolicy, *, api_key: str | None) -> None:
+        super().__init__(url)
+        self.policy = policy
+        self.api_key = api_key
+
+    def identity(self, model: str) -> str:
+        return f"openai:{model}:t{settings.PAPERCAST_LLM_TEMPERATURE}:s{settings.PAPERCAST_LLM_SEED}"
+
+    def _chat(self, messages: list[dict[str, str]], model: str) -> ChatReply:
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        with _lock:
+            mode = _modes.get(self.url, MODES[0])
+        while True:
+            body: dict[str, object] = {
+                "model": model,
+                "messages": messages,
+                "temperature": settings.PAPERCAST_LLM_TEMPERATURE,
+                "seed": settings.PAPERCAST_LLM_SEED,
+            }
+            if mode == "json_schema":
+                body["response_format"] = {
+                    "type": "json_schema",
+                    "json_schema": {"name": "scene", "strict": True, "schema": SCENE_SCHEMA},
+                }
+            elif mode == "json_object":
+                body["response_format"] = {"type": "json_object"}
+            try:
+                reply = request_json(
+                    "POST", f"{self.url}/chat/completions", policy=self.policy, body=body, headers=headers
+                )
+            except HttpStatusError as exc:
+                if exc.status == 400 and mode != MODES[-1]:
+                    mode = MODES[MODES.index(mode) + 1]
+                    continue
+                raise self._explain(exc, model) from None
+            with _lock:
+                _modes[self.url] = mode
+            choices = reply.get("choices") or [{}]
+            choice = choices[0] if isinstance(choices[0], dict) else {}
+            message = choice.get("message") or {}
+            usage = reply.get("usage") or {}
+            return ChatReply(
+                content=str(message.get("content") or ""),
+                tokens_in=int_or_zero(usage.get("prompt_tokens")),
+                tokens_out=int_or_zero(usage.get("completion_tokens")),
+                model=str(reply.get("model") or model),
+                cut_off=choice.get("finish_reason") == "length",
+            )
+
+    def _explain(self, exc: HttpStatusError, model: str) -> PermanentError:
+        detail = exc.server_message()
+        if exc.status in (401, 403):
+            return PermanentError(f"The server at {self.url} refused the API key (PAPERCAST_LLM_API_KEY): {detail}")
+        if exc.status == 404:
+            return PermanentError(
+                f"The model {model!r} is not available on the server at {self.url} ({detail}): choose another "
+                "model (PAPERCAST_LLM_MODEL or the project's), or check PAPERCAST_LLM_URL ends in /v1."
+            )
+        return PermanentError(f"The server at {self.url} refused the request ({exc.status}): {detail}")

@@ -1,0 +1,56 @@
+"""A limit on concurrent requests to one outside server, shared by every worker on every machine.
+
+Each server has N slot rows; a worker leases a free (or expired) one with a conditional UPDATE, so two
+workers never hold the same slot, and a worker that dies only holds its slot until the lease expires.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+
+from django.db import IntegrityError
+from django.db.models import Q
+from django.utils import timezone
+
+from media_pipeline.backends.errors import TransientError
+from media_pipeline.models import ServerSlot
+
+
+def _ensure(server: str, limit: int) -> None:
+    existing = set(ServerSlot.objects.filter(server=server).values_list("slot", flat=True))
+    for slot in range(limit):
+        if slot not in existing:
+            with contextlib.suppress(IntegrityError):  # another worker created it first: same row
+                ServerSlot.objects.create(server=server, slot=slot)
+
+
+@contextlib.contextmanager
+def server_slot(server: str, *, limit: int, lease_seconds: float, wait_seconds: float) -> Iterator[int]:
+    """Hold one of `limit` slots for `server` while the block runs; waits up to wait_seconds for one."""
+    _ensure(server, limit)
+    token = uuid.uuid4().hex
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.05
+    while True:
+        now = timezone.now()
+        for slot in random.sample(range(limit), limit):
+            claimed = (
+                ServerSlot.objects.filter(server=server, slot=slot)
+                .filter(Q(holder="") | Q(expires_at__lt=now))
+                .update(holder=token, expires_at=now + timedelta(seconds=lease_seconds))
+            )
+            if claimed:
+                try:
+                    yield slot
+                finally:
+                    ServerSlot.objects.filter(server=server, slot=slot, holder=token).update(holder="", expires_at=None)
+                return
+        if time.monotonic() >= deadline:
+            raise TransientError(f"All {limit} request slots for {server} stayed busy for {wait_seconds:.0f} s.")
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
