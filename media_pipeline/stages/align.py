@@ -8,6 +8,7 @@ not heard at all share the gap they fall in. The word error rate of the recognit
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -58,15 +59,16 @@ def word_error_rate(heard: list[str], script: list[str]) -> float:
 
 
 def _spread(start: float, end: float, texts: list[str]) -> list[tuple[float, float]]:
-    """Share [start, end] among words in proportion to their length."""
+    """Share [start, end] among words in proportion to their length; the last ends exactly at `end`."""
     weights = [max(len(t), 1) for t in texts]
     total = sum(weights)
-    spans, at = [], start
-    for weight in weights:
-        step = (end - start) * weight / total
-        spans.append((at, at + step))
-        at += step
-    return spans
+    edges = [start]
+    running = 0
+    for weight in weights[:-1]:
+        running += weight
+        edges.append(start + (end - start) * running / total)
+    edges.append(end)  # exactly: summing steps would overshoot by a rounding error into the next word
+    return list(itertools.pairwise(edges))
 
 
 def _kind(tag: str, i1: int, i2: int, j1: int, j2: int) -> str:

@@ -171,3 +171,32 @@ def test_pieces_cover_every_sample_once_within_the_limit_and_cut_in_pauses(
         lands_in_any_pause = any(a <= cut <= b for a, b in silences)
         # A cut is in a pause whenever one was available; a forced cut only happens without one.
         assert lands_in_any_pause or not window_has_pause
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    heard=st.lists(st.sampled_from(["bees", "dance", "swarm", "hive", "queen", "vote"]), min_size=1, max_size=30),
+    script=st.lists(
+        st.sampled_from(["bees", "dance", "swarm", "nest", "scouts", "3", "vote,"]), min_size=1, max_size=30
+    ),
+    steps=st.lists(st.floats(min_value=0.01, max_value=0.7), min_size=60, max_size=60),
+)
+def test_aligned_words_never_overlap_and_follow_the_script(
+    heard: list[str], script: list[str], steps: list[float]
+) -> None:
+    words, t = [], 0.1
+    for i, text in enumerate(heard):
+        words.append(HeardWord(t, t + steps[i], text, 0.9, 0))
+        t += steps[i] + steps[-1 - i] / 3
+    aligned, _ = align_to_script(" ".join(script), words)
+    assert [a.text for a in aligned] == script_tokens(" ".join(script))
+    assert all(a.start <= a.end for a in aligned)
+    assert all(a.end <= b.start for a, b in itertools.pairwise(aligned))
+
+
+def test_words_sharing_a_span_end_exactly_where_the_next_word_starts() -> None:
+    # Summing two steps of (0.26 - 0.07) / 2 from 0.07 gives 0.26000000000000006: it would overlap "dance".
+    heard = [HeardWord(0.07, 0.26, "mumble", 0.5, 0), HeardWord(0.26, 1.0, "dance", 0.9, 0)]
+    aligned, _ = align_to_script("abc xyz dance", heard)
+    assert [a.text for a in aligned] == ["abc", "xyz", "dance"]
+    assert aligned[1].end == 0.26 == aligned[2].start
