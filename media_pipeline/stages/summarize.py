@@ -100,35 +100,22 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
             calls += 1
             tokens_in += result.tokens_in
             tokens_out += result.tokens_out
+            fields = {
+                "summary": result.summary,
+                "image_prompt": result.image_prompt,
+                "negative_prompt": result.negative_prompt,
+                "backend": summarizer.name,
+                "model": result.model,
+                "prompt_version": request.template_version,
+                "input_fingerprint": scene_fp,
+                "tokens_in": result.tokens_in,
+                "tokens_out": result.tokens_out,
+                "seconds": round(time.monotonic() - started, 3),
+            }
             # A person may have edited this summary while the model was working: never overwrite that.
-            updated = Summary.objects.filter(chunk=chunk, edited_by_human=False).update(
-                summary=result.summary,
-                image_prompt=result.image_prompt,
-                negative_prompt=result.negative_prompt,
-                backend=summarizer.name,
-                model=result.model,
-                prompt_version=request.template_version,
-                input_fingerprint=scene_fp,
-                tokens_in=result.tokens_in,
-                tokens_out=result.tokens_out,
-                seconds=round(time.monotonic() - started, 3),
-            )
+            updated = Summary.objects.filter(chunk=chunk, edited_by_human=False).update(**fields)
             if not updated and summary is None:
-                Summary.objects.get_or_create(
-                    chunk=chunk,
-                    defaults={
-                        "summary": result.summary,
-                        "image_prompt": result.image_prompt,
-                        "negative_prompt": result.negative_prompt,
-                        "backend": summarizer.name,
-                        "model": result.model,
-                        "prompt_version": request.template_version,
-                        "input_fingerprint": scene_fp,
-                        "tokens_in": result.tokens_in,
-                        "tokens_out": result.tokens_out,
-                        "seconds": round(time.monotonic() - started, 3),
-                    },
-                )
+                Summary.objects.get_or_create(chunk=chunk, defaults=fields)
         progress(done / len(items))
     return StageResult(
         fp,
