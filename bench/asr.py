@@ -26,15 +26,7 @@ import wave
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PARAGRAPH = (
-    "When a colony of bees grows too large, the old queen leaves the hive with thousands of workers. The swarm "
-    "settles on a branch while scouts search the countryside for a new home, such as a hollow tree. Each scout "
-    "that finds a good place flies back and performs a dance. The better the place, the longer she dances, and "
-    "the more scouts she recruits to visit it. Support for weak choices fades away, while support for strong "
-    "choices keeps growing. When enough scouts gather at one place, they warm up their flight muscles, and the "
-    "whole swarm takes off together. Scientists compare this process to the way the human brain collects "
-    "evidence before it makes a decision."
-)
+PARAGRAPH = (ROOT / "media_pipeline" / "samples" / "paragraph.txt").read_text().strip()
 
 
 def setup_django(data_dir: Path) -> None:

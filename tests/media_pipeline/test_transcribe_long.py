@@ -22,15 +22,7 @@ from tests.conftest import PIPER_VOICE, make_audio_paper, make_text_paper, run_i
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 # Plain words without homophones: tiny.en hears "site" as "sight", which says nothing about the pipeline.
-PARAGRAPH = (
-    "When a colony of bees grows too large, the old queen leaves the hive with thousands of workers. The swarm "
-    "settles on a branch while scouts search the countryside for a new home, such as a hollow tree. Each scout "
-    "that finds a good place flies back and performs a dance. The better the place, the longer she dances, and "
-    "the more scouts she recruits to visit it. Support for weak choices fades away, while support for strong "
-    "choices keeps growing. When enough scouts gather at one place, they warm up their flight muscles, and the "
-    "whole swarm takes off together. Scientists compare this process to the way the human brain collects "
-    "evidence before it makes a decision."
-)
+PARAGRAPH = (Path(__file__).resolve().parents[2] / "media_pipeline" / "samples" / "paragraph.txt").read_text().strip()
 
 
 def test_narrated_speech_is_recognised_accurately_and_captions_match_the_script(
