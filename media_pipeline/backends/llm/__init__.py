@@ -65,7 +65,7 @@ def get_summarizer() -> Summarizer:
         from media_pipeline.backends.llm.extractive import ExtractiveSummarizer
 
         return ExtractiveSummarizer()
-    from media_pipeline.backends.llm.http import HttpPolicy
+    from media_pipeline.backends.http import HttpPolicy
 
     policy = HttpPolicy(
         connect_timeout=settings.PAPERCAST_LLM_CONNECT_TIMEOUT,

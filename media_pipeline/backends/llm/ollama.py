@@ -11,9 +11,9 @@ from __future__ import annotations
 from django.conf import settings
 
 from media_pipeline.backends.errors import BackendError, PermanentError
+from media_pipeline.backends.http import HttpPolicy, HttpStatusError, request_json
 from media_pipeline.backends.llm import SCENE_SCHEMA
 from media_pipeline.backends.llm.chat import ChatReply, ChatSummarizer, int_or_zero
-from media_pipeline.backends.llm.http import HttpPolicy, HttpStatusError, request_json
 
 OUTPUT_RESERVE = 1024  # tokens kept free for the reply
 MIN_CONTEXT = 2048

@@ -12,9 +12,9 @@ import threading
 from django.conf import settings
 
 from media_pipeline.backends.errors import PermanentError
+from media_pipeline.backends.http import HttpPolicy, HttpStatusError, request_json
 from media_pipeline.backends.llm import SCENE_SCHEMA
 from media_pipeline.backends.llm.chat import ChatReply, ChatSummarizer, int_or_zero
-from media_pipeline.backends.llm.http import HttpPolicy, HttpStatusError, request_json
 
 MODES = ("json_schema", "json_object", "plain")
 _modes: dict[str, str] = {}

@@ -1,4 +1,4 @@
-"""JSON over HTTP for LLM servers: timeouts, retries with backoff and jitter, typed errors."""
+"""HTTP for outside servers (LLMs, image generators): timeouts, retries with backoff and jitter, typed errors."""
 
 from __future__ import annotations
 
@@ -31,12 +31,12 @@ class HttpStatusError(PermanentError):
         self.status, self.body, self.url = status, body, url
 
     def server_message(self) -> str:
-        """The error text inside the body ({"error": "..."} or {"error": {"message": "..."}})."""
+        """The error text inside the body ({"error": "..."}, {"error": {"message": "..."}} or {"detail": ...})."""
         try:
             data = json.loads(self.body)
         except ValueError:
             return self.body[:300]
-        error = data.get("error", data) if isinstance(data, dict) else data
+        error = data.get("error", data.get("detail", data)) if isinstance(data, dict) else data
         if isinstance(error, dict):
             error = error.get("message", error)
         return str(error)[:300]
@@ -52,22 +52,36 @@ def _wait(attempt: int, policy: HttpPolicy, retry_after: str | None) -> None:
     time.sleep(min(delay, 60.0))
 
 
-def request_json(
+def send(
     method: str,
     url: str,
     *,
     policy: HttpPolicy,
     body: dict[str, Any] | None = None,
+    params: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """Send a request and return the JSON reply, retrying connection errors, timeouts, 429 and 5xx."""
+    auth: tuple[str, str] | None = None,
+    service: str = "The server",
+) -> requests.Response:
+    """Send a request and return its 2xx response, retrying connection errors, timeouts, 429 and 5xx.
+
+    A 4xx answer raises HttpStatusError at once (asking again cannot help); running out of retries raises
+    TransientError, so the pipeline tries the stage again later.
+    """
     last = ""
     for attempt in range(policy.retries + 1):
         if attempt:
             _wait(attempt - 1, policy, None)
         try:
             response = _session.request(
-                method, url, json=body, headers=headers, timeout=(policy.connect_timeout, policy.read_timeout)
+                method,
+                url,
+                json=body,
+                params=params,
+                headers=headers,
+                auth=auth,
+                timeout=(policy.connect_timeout, policy.read_timeout),
+                allow_redirects=False,
             )
         except requests.Timeout:
             last = f"no answer from {url} within {policy.read_timeout:g} s"
@@ -82,11 +96,31 @@ def request_json(
             continue
         if response.status_code >= 400:
             raise HttpStatusError(response.status_code, response.text, url)
-        try:
-            data = response.json()
-        except ValueError:
-            raise TransientError(f"{url} answered with something that is not JSON: {response.text[:200]!r}") from None
-        if not isinstance(data, dict):
-            raise TransientError(f"{url} answered with JSON that is not an object.")
-        return data
-    raise TransientError(f"The LLM server did not answer after {policy.retries + 1} attempts: {last}.")
+        if 300 <= response.status_code < 400:
+            # Redirects are not followed: credentials must not travel to another address.
+            target = response.headers.get("Location", "?")
+            raise PermanentError(f"{url} redirects to {target}; set the server's address to where it really is.")
+        return response
+    raise TransientError(f"{service} did not answer after {policy.retries + 1} attempts: {last}.")
+
+
+def request_json(
+    method: str,
+    url: str,
+    *,
+    policy: HttpPolicy,
+    body: dict[str, Any] | None = None,
+    params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
+    service: str = "The LLM server",
+) -> dict[str, Any]:
+    """`send`, then the reply's JSON object."""
+    response = send(method, url, policy=policy, body=body, params=params, headers=headers, auth=auth, service=service)
+    try:
+        data = response.json()
+    except ValueError:
+        raise TransientError(f"{url} answered with something that is not JSON: {response.text[:200]!r}") from None
+    if not isinstance(data, dict):
+        raise TransientError(f"{url} answered with JSON that is not an object.")
+    return data
