@@ -249,7 +249,28 @@ PAPERCAST_LLM_TEMPERATURE = env_float("PAPERCAST_LLM_TEMPERATURE", 0.3, minimum=
 PAPERCAST_LLM_SEED = env_int("PAPERCAST_LLM_SEED", 42)
 PAPERCAST_LLM_KEEP_ALIVE = env_str("PAPERCAST_LLM_KEEP_ALIVE", "10m")
 PAPERCAST_LLM_MAX_CONTEXT = env_int("PAPERCAST_LLM_MAX_CONTEXT", 32768, minimum=1024)
-PAPERCAST_IMAGE_BACKEND = env_choice("PAPERCAST_IMAGE_BACKEND", "titlecard", ["titlecard"])
+PAPERCAST_IMAGE_BACKEND = env_choice(
+    "PAPERCAST_IMAGE_BACKEND", "titlecard", ["titlecard", "a1111", "comfyui", "diffusers"]
+)
+PAPERCAST_IMAGE_URL = env_str(
+    "PAPERCAST_IMAGE_URL",
+    {"a1111": "http://127.0.0.1:7860", "comfyui": "http://127.0.0.1:8188"}.get(PAPERCAST_IMAGE_BACKEND, ""),
+)
+# a1111: a checkpoint title (empty: the WebUI's current one); comfyui: the ckpt_name to load (empty: the
+# workflow's); diffusers: a local pipeline directory or a model id.
+PAPERCAST_IMAGE_MODEL = env_str("PAPERCAST_IMAGE_MODEL", "")
+PAPERCAST_IMAGE_AUTH = env_optional_str("PAPERCAST_IMAGE_AUTH")
+if PAPERCAST_IMAGE_AUTH and ":" not in PAPERCAST_IMAGE_AUTH:
+    raise ImproperlyConfigured("PAPERCAST_IMAGE_AUTH must be user:password.")
+PAPERCAST_IMAGE_CONNECT_TIMEOUT = env_float("PAPERCAST_IMAGE_CONNECT_TIMEOUT", 5.0, minimum=0.1)
+PAPERCAST_IMAGE_READ_TIMEOUT = env_float("PAPERCAST_IMAGE_READ_TIMEOUT", 600.0, minimum=0.1)
+PAPERCAST_IMAGE_RETRIES = env_int("PAPERCAST_IMAGE_RETRIES", 3, minimum=0, maximum=20)
+PAPERCAST_IMAGE_BACKOFF = env_float("PAPERCAST_IMAGE_BACKOFF", 2.0, minimum=0.0)
+# AUTOMATIC1111 generates one image at a time; more concurrent requests only queue inside it.
+PAPERCAST_IMAGE_CONCURRENCY = env_int("PAPERCAST_IMAGE_CONCURRENCY", 1, minimum=1, maximum=64)
+PAPERCAST_COMFYUI_WORKFLOW = env_optional_str("PAPERCAST_COMFYUI_WORKFLOW")
+PAPERCAST_DIFFUSERS_DEVICE = env_str("PAPERCAST_DIFFUSERS_DEVICE", "auto")
+PAPERCAST_DIFFUSERS_DTYPE = env_choice("PAPERCAST_DIFFUSERS_DTYPE", "auto", ["auto", "float16", "bfloat16", "float32"])
 PAPERCAST_FONT = env_optional_str("PAPERCAST_FONT")
 
 # Limits on what users hand in.

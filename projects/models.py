@@ -13,6 +13,10 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from media_pipeline.backends.images import SAMPLERS
+
+SAMPLER_CHOICES = [(key, sampler.label) for key, sampler in SAMPLERS.items()]
+
 
 class Role(models.TextChoices):
     """A member's role. owner > editor > viewer; owners manage members, editors change content."""
@@ -40,6 +44,30 @@ class Project(models.Model):
         default="clean editorial illustration, soft light, muted colours",
         help_text="Visual style appended to every image prompt.",
     )
+    image_width = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(4096)],
+        help_text="Width of generated images in pixels; 0 uses the video's. SD 1.5 works best near 768x432.",
+    )
+    image_height = models.PositiveIntegerField(
+        default=0, validators=[MaxValueValidator(4096)], help_text="Height of generated images; 0 uses the video's."
+    )
+    image_steps = models.PositiveSmallIntegerField(
+        default=25, validators=[MinValueValidator(1), MaxValueValidator(150)], help_text="Sampling steps per image."
+    )
+    image_guidance = models.FloatField(
+        default=7.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(30.0)],
+        help_text="Classifier-free guidance scale (CFG): how closely images follow the prompt.",
+    )
+    image_sampler = models.CharField(
+        max_length=20, choices=SAMPLER_CHOICES, default="dpmpp_2m_karras", help_text="Sampler for image servers."
+    )
+    image_candidates = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(8)],
+        help_text="Images generated per scene for an editor to choose from.",
+    )
     video_width = models.PositiveIntegerField(
         default=1920, validators=[MinValueValidator(160), MaxValueValidator(3840)]
     )
@@ -62,10 +90,21 @@ class Project(models.Model):
             models.CheckConstraint(
                 condition=models.Q(max_scene_seconds__gte=2.0), name="project_max_scene_seconds_min"
             ),
+            models.CheckConstraint(
+                condition=models.Q(image_candidates__gte=1, image_candidates__lte=8),
+                name="project_image_candidates_1_to_8",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """The size images are generated at: the project's image size, else the video's."""
+        if self.image_width and self.image_height:
+            return self.image_width, self.image_height
+        return self.video_width, self.video_height
 
 
 class Membership(models.Model):

@@ -1,6 +1,7 @@
 """The built-in renderer: the scene's summary set in large type over a background drawn from the prompt.
 
-Offline, deterministic (same prompt, text and seed -> same bytes) and readable at YouTube sizes.
+Offline, deterministic (same prompt, text and seed -> same bytes) and readable at YouTube sizes, in
+landscape (16:9) and portrait (9:16, Shorts) alike.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import random
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
-from PIL.PngImagePlugin import PngInfo
 
 from media_pipeline.backends.errors import PermanentError
 from media_pipeline.backends.images import ImageRequest, ImageResult
@@ -73,6 +73,10 @@ class TitleCardRenderer:
     def __init__(self, font_path: str | None = None) -> None:
         self.font_path = font_path
 
+    @property
+    def server(self) -> str:
+        return ""
+
     def identity(self) -> str:
         return f"{self.name}:{VERSION}:{self.font_path or 'default'}"
 
@@ -120,14 +124,8 @@ class TitleCardRenderer:
             small = load_font(self.font_path, max(round(unit * 0.03), 10))
             draw.text((margin, height - margin * 0.6), request.caption, font=small, fill=(235, 235, 235, 220))
 
-        info = PngInfo()
-        info.add_itxt("prompt", request.prompt)
-        info.add_itxt("negative_prompt", request.negative_prompt)
-        info.add_text("seed", str(request.seed))
-        info.add_text("backend", self.name)
-        info.add_text("model", VERSION)
         buffer = io.BytesIO()
-        image.convert("RGB").save(buffer, format="PNG", pnginfo=info, optimize=False)
+        image.convert("RGB").save(buffer, format="PNG", optimize=False)
         return ImageResult(
             png=buffer.getvalue(), seed=request.seed, model=VERSION, params={"font": self.font_path or ""}
         )
