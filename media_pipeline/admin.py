@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -90,9 +90,35 @@ class WordAdmin(ReadOnlyOutputAdmin):
 @admin.register(Chunk)
 class ChunkAdmin(ReadOnlyOutputAdmin):
     project_field = "paper__project"
-    list_display = ["paper", "index", "start", "end", "text"]
+    list_display = ["paper", "index", "start", "end", "text", "image_error"]
     list_select_related = ["paper"]
     search_fields = ["paper__title", "text"]
+    actions = ["regenerate_images"]
+
+    @admin.action(description="Regenerate the image (a new candidate with a fresh seed; earlier ones are kept)")
+    def regenerate_images(self, request: HttpRequest, queryset: QuerySet[Chunk]) -> None:
+        from media_pipeline.pipeline import PipelineError, regenerate_images
+
+        by_paper: dict[int, list[Chunk]] = {}
+        for chunk in queryset.select_related("paper"):
+            if not access.can_edit(request.user, chunk.paper.project_id):
+                raise PermissionDenied("Your role does not allow regenerating images in this project.")
+            by_paper.setdefault(chunk.paper_id, []).append(chunk)
+        for chunks in by_paper.values():
+            paper = chunks[0].paper
+            try:
+                regenerate_images(paper, [c.index for c in chunks], requested_by=request.user)  # type: ignore[arg-type]
+            except PipelineError as exc:
+                messages.warning(request, f"{paper}: {exc}")
+                continue
+            scenes = ", ".join(str(c.index + 1) for c in chunks)
+            messages.success(request, f"{paper}: new images for scene(s) {scenes} are being made.")
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        actions = super().get_actions(request)
+        if not (request.user.is_superuser or access.projects_editable_by(request.user).exists()):
+            actions.pop("regenerate_images", None)
+        return actions
 
 
 @admin.register(Summary)
@@ -106,8 +132,19 @@ class SummaryAdmin(ReadOnlyOutputAdmin):
 @admin.register(Image)
 class ImageAdmin(ReadOnlyOutputAdmin):
     project_field = "chunk__paper__project"
-    list_display = ["chunk", "backend", "seed", "width", "height", "selected", "created_at"]
-    list_select_related = ["chunk"]
+    list_display = [
+        "chunk",
+        "backend",
+        "model",
+        "seed",
+        "width",
+        "height",
+        "selected",
+        "selected_by_human",
+        "created_at",
+    ]
+    list_filter = ["backend", "selected"]
+    list_select_related = ["chunk__paper"]
 
 
 @admin.register(Video)

@@ -55,6 +55,9 @@ class StageRun(models.Model):
         max_length=12, choices=Stage.choices, blank=True, help_text="Stop the pipeline after this stage."
     )
     reused = models.BooleanField(default=False, help_text="The outputs were current; no engine was called.")
+    options = models.JSONField(
+        default=dict, blank=True, help_text="What this run does beyond the stage's default (e.g. scenes to regenerate)."
+    )
     metrics = models.JSONField(default=dict, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -183,6 +186,7 @@ class Chunk(models.Model):
     end = models.FloatField()
     text = models.TextField()
     input_fingerprint = models.CharField(max_length=64)
+    image_error = models.TextField(blank=True, help_text="Why the latest attempt to illustrate this scene failed.")
 
     class Meta:
         ordering = ["paper", "index"]
@@ -253,7 +257,7 @@ class Image(models.Model):
                 fields=["chunk"], condition=models.Q(selected=True), name="image_one_selected_per_chunk"
             ),
         ]
-        indexes = [models.Index(fields=["chunk", "input_fingerprint"])]
+        indexes = [models.Index(fields=["chunk", "input_fingerprint"]), models.Index(fields=["sha256"])]
 
     def __str__(self) -> str:
         return f"Image {self.pk} for {self.chunk}"

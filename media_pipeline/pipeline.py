@@ -93,6 +93,8 @@ def stages_for(paper: Paper) -> list[Stage]:
 
 
 def queue_for(stage: str) -> str:
+    if stage == Stage.ILLUSTRATE and settings.PAPERCAST_IMAGE_BACKEND == "diffusers":
+        return "gpu"  # a local diffusers pipeline needs the GPU machine; image servers are called from anywhere
     return "gpu" if stage in GPU_STAGES else "default"
 
 
@@ -174,7 +176,39 @@ def pipeline_start(
     return _create_run(paper, first, force=start is not None, until=stop, requested_by=requested_by)
 
 
-def _create_run(paper: Paper, stage: Stage, *, force: bool, until: Stage | None, requested_by: User | None) -> StageRun:
+def regenerate_images(paper: Paper, scenes: list[int], *, count: int = 1, requested_by: User | None = None) -> StageRun:
+    """Add `count` new candidates with fresh seeds to each given scene (0-based indexes); keeps the old ones.
+
+    Runs the illustrate stage for those scenes only and stops there: the video is re-rendered when asked.
+    """
+    paper = Paper.objects.select_related("project").get(pk=paper.pk)
+    if not scenes:
+        raise PipelineError("Choose at least one scene to regenerate.")
+    if not 1 <= count <= 8:
+        raise PipelineError("Regenerate makes 1 to 8 new candidates at a time.")
+    existing = set(paper.chunks.values_list("index", flat=True))
+    unknown = sorted({i + 1 for i in scenes} - {i + 1 for i in existing})
+    if unknown:
+        raise PipelineError(f"This paper has no scene {', '.join(map(str, unknown))}.")
+    return _create_run(
+        paper,
+        Stage.ILLUSTRATE,
+        force=False,
+        until=Stage.ILLUSTRATE,
+        requested_by=requested_by,
+        options={"regenerate": sorted(set(scenes)), "count": count},
+    )
+
+
+def _create_run(
+    paper: Paper,
+    stage: Stage,
+    *,
+    force: bool,
+    until: Stage | None,
+    requested_by: User | None,
+    options: dict[str, object] | None = None,
+) -> StageRun:
     try:
         with transaction.atomic():
             run = StageRun.objects.create(
@@ -185,6 +219,7 @@ def _create_run(paper: Paper, stage: Stage, *, force: bool, until: Stage | None,
                 until_stage=until or "",
                 requested_by=requested_by,
                 heartbeat_at=timezone.now(),
+                options=options or {},
             )
             _enqueue_on_commit(run.pk, stage)
     except IntegrityError:
@@ -289,7 +324,13 @@ def stage_run_execute(run_id: int) -> None:
     module = STAGE_MODULES[run.stage]
     started = time.monotonic()
     try:
-        result: StageResult = module.run(run.paper, force=run.force, progress=_progress_writer(run))
+        result: StageResult
+        if run.options.get("regenerate"):
+            result = illustrate.regenerate(
+                run.paper, list(run.options["regenerate"]), int(run.options.get("count", 1)), _progress_writer(run)
+            )
+        else:
+            result = module.run(run.paper, force=run.force, progress=_progress_writer(run))
     except PermanentError as exc:
         _fail(run, str(exc))
     except TransientError as exc:

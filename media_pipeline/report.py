@@ -67,6 +67,10 @@ def paper_report(paper: Paper, files: LocalFiles | None = None) -> dict[str, Any
                 "summary": summary.summary if summary else None,
                 "image_prompt": summary.image_prompt if summary else None,
                 "image": files.path(selected.file) if selected else None,
+                "image_seed": selected.seed if selected else None,
+                "image_backend": selected.backend if selected else None,
+                "image_model": selected.model if selected else None,
+                "image_error": chunk.image_error or None,
             }
         )
     video = video_current(paper)

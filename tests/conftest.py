@@ -19,6 +19,9 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 WHISPER_MODEL = os.environ.get("PAPERCAST_WHISPER_MODEL") or str(SHARED / "models/whisper/tiny.en.pt")
 PIPER_VOICE = os.environ.get("PAPERCAST_PIPER_VOICE") or str(SHARED / "models/piper/en_US-joe-medium.onnx")
 JFK = SHARED / "fixtures" / "jfk.flac"
+# No test may reach the Hugging Face hub (diffusers, transformers): only local files.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 
 @pytest.fixture(autouse=True)
@@ -125,3 +128,33 @@ def tmp_dir(tmp_path: Path) -> Iterator[Path]:
     work = tmp_path / "work"
     work.mkdir()
     yield work
+
+
+from tests.fakes.s3 import media_storage, s3_endpoint, s3_storage  # noqa: E402,F401  (shared fixtures)
+
+
+def make_scenes(paper: Paper, prompts: list[str], *, seconds: float = 4.0) -> list[Any]:
+    """Scenes with summaries, as the chunk and summarize stages leave them (no models run)."""
+    from media_pipeline.models import Chunk, Summary
+
+    chunks = []
+    for index, prompt in enumerate(prompts):
+        chunk = Chunk.objects.create(
+            paper=paper,
+            index=index,
+            start=index * seconds,
+            end=(index + 1) * seconds,
+            text=f"Narration of scene {index + 1}.",
+            input_fingerprint="test",
+        )
+        Summary.objects.create(
+            chunk=chunk,
+            summary=f"Scene {index + 1}",
+            image_prompt=prompt,
+            negative_prompt="text, watermark",
+            backend="test",
+            prompt_version="test",
+            input_fingerprint="test",
+        )
+        chunks.append(chunk)
+    return chunks

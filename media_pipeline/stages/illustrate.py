@@ -1,9 +1,20 @@
-"""illustrate: each scene's image prompt -> an image (Image row, file in the configured storage).
+"""illustrate: each scene's image prompt -> image candidates (Image rows, files in the configured storage).
 
-Idempotency: each scene's fingerprint covers its prompt, negative prompt, headline text, size, seed and
-the backend's identity. An existing candidate with that fingerprint is reused (and selected unless a person
-chose another). A person's choice is never changed. Each scene is saved when done, so a failure part-way
-keeps the finished scenes.
+Candidates: the project asks for N images per scene. The pipeline makes them with seeds derived from the
+paper and the scene, so a re-run asks for the same pictures; `regenerate` adds candidates with fresh seeds
+and keeps the old ones. Exactly one candidate per scene is selected (a database constraint); a person's
+choice (selected_by_human) is never changed by the pipeline.
+
+Idempotency: a scene's fingerprint covers its prompt, negative prompt, headline, size, steps, guidance,
+sampler and the backend's identity, but not the seed. A scene is current when a person chose its image, or
+when its selected image was made from the current fingerprint and it has N candidates made from it.
+
+Failures: a scene the backend refuses (a PermanentError) is recorded on the scene (Chunk.image_error) and
+the others go on; the stage then fails naming every such scene. A server that is down (TransientError)
+stops the stage at once for a later retry. Every finished scene is kept either way.
+
+Storage: bytes are checked with Pillow (decompression-bomb limit on) before anything is stored, provenance
+is written into the PNG's text chunks, and a file is saved once per project for identical bytes (sha256).
 """
 
 from __future__ import annotations
@@ -11,32 +22,51 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import json
+import secrets
 import warnings
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from PIL import Image as PILImage
 
 from media_pipeline.backends.errors import PermanentError
-from media_pipeline.backends.images import ImageGenerator, ImageRequest, get_image_generator
+from media_pipeline.backends.images import ImageGenerator, ImageRequest, ImageResult, get_image_generator
+from media_pipeline.backends.images.png import NotPNG, with_text
 from media_pipeline.files import delete_quietly, generated_name, paper_folder
 from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import Chunk, Image
+from media_pipeline.slots import server_slot
 from media_pipeline.stages import ProgressFn, StageResult
 from projects.models import Paper
 
 # Pillow raises DecompressionBombError above twice this many pixels; we also refuse above it.
 MAX_IMAGE_PIXELS = 64_000_000
+MAX_IMAGE_BYTES = 64 * 1024 * 1024
 
 
-def scene_seed(paper: Paper, index: int) -> int:
-    """A stable seed per scene, so a re-run asks for the same picture."""
-    digest = hashlib.sha256(f"{paper.pk}:{index}".encode()).digest()
+@dataclass(frozen=True)
+class Scene:
+    chunk: Chunk
+    request: ImageRequest  # seed 0: each candidate sets its own
+    fingerprint: str
+
+
+def scene_seed(paper: Paper, index: int, candidate: int = 0) -> int:
+    """A stable seed per scene and candidate, so a re-run asks for the same pictures."""
+    key = f"{paper.pk}:{index}" if candidate == 0 else f"{paper.pk}:{index}:{candidate}"
+    digest = hashlib.sha256(key.encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
-def _requests(paper: Paper, generator: ImageGenerator) -> list[tuple[Chunk, ImageRequest, str]]:
+def fresh_seed() -> int:
+    return secrets.randbelow(0x7FFFFFFF)
+
+
+def _scenes(paper: Paper, generator: ImageGenerator, only: set[int] | None = None) -> list[Scene]:
     chunks = list(Chunk.objects.filter(paper=paper).select_related("summary").order_by("index"))
     if not chunks:
         raise PermanentError("The paper has no scenes yet: run the chunk stage first.")
@@ -44,20 +74,25 @@ def _requests(paper: Paper, generator: ImageGenerator) -> list[tuple[Chunk, Imag
     if missing:
         raise PermanentError(f"Scenes {_list(missing)} have no summary yet: run the summarize stage first.")
     project = paper.project
+    width, height = project.image_size
     out = []
     for chunk in chunks:
+        if only is not None and chunk.index not in only:
+            continue
         summary = chunk.summary
         request = ImageRequest(
             prompt=summary.image_prompt,
             negative_prompt=summary.negative_prompt,
-            width=project.video_width,
-            height=project.video_height,
-            seed=scene_seed(paper, chunk.index),
-            model="",
+            width=width,
+            height=height,
+            seed=0,
+            steps=project.image_steps,
+            guidance=project.image_guidance,
+            sampler=project.image_sampler,
             headline=summary.summary,
             caption=f"{paper.title} · {chunk.index + 1}/{len(chunks)}",
         )
-        out.append((chunk, request, fingerprint(generator.identity(), dataclasses.asdict(request))))
+        out.append(Scene(chunk, request, fingerprint(generator.identity(), dataclasses.asdict(request))))
     return out
 
 
@@ -66,24 +101,34 @@ def _list(numbers: list[int]) -> str:
     return shown + (f" and {len(numbers) - 20} more" if len(numbers) > 20 else "")
 
 
+def _candidates(scene: Scene) -> list[Image]:
+    return list(Image.objects.filter(chunk=scene.chunk, input_fingerprint=scene.fingerprint).order_by("id"))
+
+
 def _selected(chunk: Chunk) -> Image | None:
     return Image.objects.filter(chunk=chunk, selected=True).first()
 
 
+def _scene_current(scene: Scene, wanted: int) -> bool:
+    selected = _selected(scene.chunk)
+    if selected is None:
+        return False
+    if selected.selected_by_human:
+        return True
+    return selected.input_fingerprint == scene.fingerprint and len(_candidates(scene)) >= wanted
+
+
 def status(paper: Paper) -> tuple[str, bool]:
-    items = _requests(paper, get_image_generator())
-    fp = fingerprint("illustrate", [f for _, _, f in items])
-    current = True
-    for chunk, _, scene_fp in items:
-        selected = _selected(chunk)
-        if selected is None or not (selected.selected_by_human or selected.input_fingerprint == scene_fp):
-            current = False
-            break
-    return fp, current
+    scenes = _scenes(paper, get_image_generator())
+    wanted = paper.project.image_candidates
+    fp = fingerprint("illustrate", wanted, [s.fingerprint for s in scenes])
+    return fp, all(_scene_current(scene, wanted) for scene in scenes)
 
 
 def verify_png(data: bytes) -> tuple[int, int]:
     """Check that bytes are one sane PNG image; returns its size. Raises PermanentError otherwise."""
+    if len(data) > MAX_IMAGE_BYTES:
+        raise PermanentError(f"The image backend returned {len(data)} bytes, more than papercast accepts.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", PILImage.DecompressionBombWarning)
@@ -94,6 +139,9 @@ def verify_png(data: bytes) -> tuple[int, int]:
                 if width * height > MAX_IMAGE_PIXELS:
                     raise PermanentError(f"The image is {width}x{height}, larger than papercast accepts.")
                 probe.verify()
+            # verify() checks the chunks; decoding checks the pixel data (a truncated IDAT passes verify).
+            with PILImage.open(io.BytesIO(data)) as full:
+                full.load()
     except PermanentError:
         raise
     except (
@@ -107,29 +155,89 @@ def verify_png(data: bytes) -> tuple[int, int]:
     return width, height
 
 
+def provenance(request: ImageRequest, result: ImageResult, backend: str) -> dict[str, str]:
+    """The PNG text chunks that say how an image was made."""
+    return {
+        "prompt": request.prompt,
+        "negative_prompt": request.negative_prompt,
+        "seed": str(result.seed),
+        "backend": backend,
+        "model": result.model,
+        "parameters": json.dumps(result.params, sort_keys=True, ensure_ascii=False, default=str),
+        "Software": "papercast",
+    }
+
+
 def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
+    """Make each scene's N candidates (fresh seeds when forced) and select one where no person has."""
     generator = get_image_generator()
-    items = _requests(paper, generator)
-    fp = fingerprint("illustrate", [f for _, _, f in items])
-    calls = reused = kept_human = 0
-    for done, (chunk, request, scene_fp) in enumerate(items, start=1):
-        selected = _selected(chunk)
-        if selected is not None and selected.selected_by_human:
+    scenes = _scenes(paper, generator)
+    wanted = paper.project.image_candidates
+    fp = fingerprint("illustrate", wanted, [s.fingerprint for s in scenes])
+    calls = kept_human = 0
+    failed: dict[int, str] = {}
+    for done, scene in enumerate(scenes, start=1):
+        selected = _selected(scene.chunk)
+        if selected is not None and selected.selected_by_human and not force:
             kept_human += 1
-        elif not force and selected is not None and selected.input_fingerprint == scene_fp:
-            reused += 1
-        else:
-            existing = None if force else Image.objects.filter(chunk=chunk, input_fingerprint=scene_fp).first()
-            if existing is not None:
-                _select(chunk, existing.pk)
-                reused += 1
+        elif force or not _scene_current(scene, wanted):
+            if force:
+                seeds = [fresh_seed() for _ in range(wanted)]
             else:
-                _generate(paper, chunk, request, scene_fp, generator)
-                calls += 1
-        progress(done / len(items))
+                have = {img.params.get("requested_seed") for img in _candidates(scene)}
+                seeds = [scene_seed(paper, scene.chunk.index, k) for k in range(wanted)]
+                seeds = [s for s in seeds if s not in have]
+            try:
+                made = [_generate(paper, scene, seed, generator) for seed in seeds]
+            except PermanentError as exc:
+                failed[scene.chunk.index] = str(exc)
+                Chunk.objects.filter(pk=scene.chunk.pk).update(image_error=str(exc)[:2000])
+                progress(done / len(scenes))
+                continue
+            calls += len(made)
+            if force and made:
+                _select(scene.chunk, made[0].pk)
+            elif selected is None or selected.input_fingerprint != scene.fingerprint:
+                # The selection is missing or was made from older inputs: take the first current candidate.
+                _select(scene.chunk, _candidates(scene)[0].pk)
+            if scene.chunk.image_error:
+                Chunk.objects.filter(pk=scene.chunk.pk).update(image_error="")
+        progress(done / len(scenes))
+    if failed:
+        details = "; ".join(f"scene {i + 1}: {error}" for i, error in list(failed.items())[:5])
+        raise PermanentError(
+            f"{len(failed)} of {len(scenes)} scenes have no image ({_list([i + 1 for i in failed])}). "
+            f"The others are kept. {details}"
+        )
     return StageResult(
-        fp, reused=calls == 0, metrics={"scenes": len(items), "calls": calls, "kept_human_choices": kept_human}
+        fp, reused=calls == 0, metrics={"scenes": len(scenes), "calls": calls, "kept_human_choices": kept_human}
     )
+
+
+def regenerate(paper: Paper, scene_indexes: list[int], count: int, progress: ProgressFn) -> StageResult:
+    """Add `count` candidates with fresh seeds to each given scene (0-based), keeping every earlier one.
+
+    The first new candidate is selected unless a person chose the scene's image; then it stays.
+    """
+    generator = get_image_generator()
+    scenes = _scenes(paper, generator, only=set(scene_indexes))
+    known = {s.chunk.index for s in scenes}
+    unknown = [i + 1 for i in scene_indexes if i not in known]
+    if unknown:
+        raise PermanentError(f"The paper has no scene {_list(unknown)}.")
+    calls = 0
+    for done, scene in enumerate(scenes, start=1):
+        try:
+            made = [_generate(paper, scene, fresh_seed(), generator) for _ in range(count)]
+        except PermanentError as exc:
+            Chunk.objects.filter(pk=scene.chunk.pk).update(image_error=str(exc)[:2000])
+            raise PermanentError(f"Scene {scene.chunk.index + 1}: {exc}") from None
+        calls += len(made)
+        _select(scene.chunk, made[0].pk)
+        Chunk.objects.filter(pk=scene.chunk.pk).update(image_error="")
+        progress(done / len(scenes))
+    fp = fingerprint("regenerate", [s.fingerprint for s in scenes], calls)
+    return StageResult(fp, reused=False, metrics={"scenes": len(scenes), "calls": calls})
 
 
 def _select(chunk: Chunk, image_id: int) -> bool:
@@ -142,29 +250,62 @@ def _select(chunk: Chunk, image_id: int) -> bool:
     return True
 
 
-def _generate(paper: Paper, chunk: Chunk, request: ImageRequest, scene_fp: str, generator: ImageGenerator) -> None:
-    result = generator.generate(request)
-    width, height = verify_png(result.png)
+def _call(generator: ImageGenerator, request: ImageRequest) -> ImageResult:
+    """One generation, within the server's concurrency limit (shared by every worker on every machine)."""
+    if not generator.server:
+        return generator.generate(request)
+    lease = settings.PAPERCAST_IMAGE_READ_TIMEOUT * (settings.PAPERCAST_IMAGE_RETRIES + 2) + 60
+    with server_slot(
+        f"image:{generator.server}",
+        limit=settings.PAPERCAST_IMAGE_CONCURRENCY,
+        lease_seconds=lease,
+        wait_seconds=lease,
+    ):
+        return generator.generate(request)
+
+
+def _store(paper: Paper, chunk: Chunk, png: bytes, digest: str) -> tuple[str, bool]:
+    """The storage name for these bytes: an existing file of this project with the same sha256, or a new one.
+
+    Returns (name, created). Files are shared within a project only: access to media is checked per project.
+    """
+    for name in Image.objects.filter(chunk__paper__project_id=paper.project_id, sha256=digest).values_list(
+        "file", flat=True
+    ):
+        if name and default_storage.exists(name):
+            return name, False
     folder = f"{paper_folder(paper.project_id, paper.pk)}/scenes/{chunk.index:04d}"
-    name = default_storage.save(generated_name(folder, ".png"), ContentFile(result.png))
+    return default_storage.save(generated_name(folder, ".png"), ContentFile(png)), True
+
+
+def _generate(paper: Paper, scene: Scene, seed: int, generator: ImageGenerator) -> Image:
+    request = dataclasses.replace(scene.request, seed=seed)
+    result = _call(generator, request)
+    width, height = verify_png(result.png)
+    try:
+        png = with_text(result.png, provenance(request, result, generator.name))
+    except NotPNG as exc:  # verify_png accepted it, so this is a chunk layout Pillow tolerates and we do not
+        raise PermanentError(f"The image backend returned a PNG papercast cannot annotate: {exc}") from None
+    digest = hashlib.sha256(png).hexdigest()
+    name, created = _store(paper, scene.chunk, png, digest)
     image = None
     try:
         image = Image.objects.create(
-            chunk=chunk,
+            chunk=scene.chunk,
             file=name,
             prompt=request.prompt,
             negative_prompt=request.negative_prompt,
             seed=result.seed,
             backend=generator.name,
             model=result.model,
-            params={**result.params, "requested_seed": request.seed},
+            params={**result.params, "requested_seed": seed},
             width=width,
             height=height,
-            sha256=hashlib.sha256(result.png).hexdigest(),
+            sha256=digest,
             selected=False,
-            input_fingerprint=scene_fp,
+            input_fingerprint=scene.fingerprint,
         )
     finally:
-        if image is None:  # the row was not written: the file would be an orphan
+        if image is None and created:  # the row was not written: the file would be an orphan
             delete_quietly([name])
-    _select(chunk, image.pk)
+    return image

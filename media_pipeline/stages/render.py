@@ -44,17 +44,21 @@ DURATION_TOLERANCE = 0.1
 
 
 def _inputs(paper: Paper) -> tuple[Transcription, list[Chunk], list[Image]]:
-    transcription = current_transcription(paper)
     chunks = list(Chunk.objects.filter(paper=paper).select_related("summary").order_by("index"))
     if not chunks:
         raise PermanentError("The paper has no scenes yet: run the chunk stage first.")
     selected = {img.chunk_id: img for img in Image.objects.filter(chunk__paper=paper, selected=True)}
-    missing = [c.index + 1 for c in chunks if c.pk not in selected]
+    missing = [c for c in chunks if c.pk not in selected]
     if missing:
-        shown = ", ".join(str(n) for n in missing[:20]) + (" …" if len(missing) > 20 else "")
-        raise PermanentError(f"Scenes {shown} have no selected image: illustrate them or pick a candidate first.")
+        shown = ", ".join(str(c.index + 1) for c in missing[:20]) + (" …" if len(missing) > 20 else "")
+        errors = "; ".join(f"scene {c.index + 1}: {c.image_error}" for c in missing[:5] if c.image_error)
+        raise PermanentError(
+            f"Scenes {shown} have no selected image: illustrate them or pick a candidate first."
+            + (f" The latest attempts failed: {errors}" if errors else "")
+        )
     if narration_file(paper) is None:
         raise PermanentError("The paper has no narration audio.")
+    transcription = current_transcription(paper)
     return transcription, chunks, [selected[c.pk] for c in chunks]
 
 

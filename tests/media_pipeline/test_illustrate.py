@@ -1,0 +1,238 @@
+"""The illustrate stage: candidates, selection, provenance, storage (file system and S3) and failures.
+
+Scenes are made directly (make_scenes) so no model runs; images come from a server speaking the
+Stable Diffusion WebUI's API, or from the built-in title cards.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.storage import default_storage
+from django.db import connection
+from PIL import Image as PILImage
+
+from media_pipeline import pipeline
+from media_pipeline.backends.errors import PermanentError, TransientError
+from media_pipeline.models import Chunk, Image, RunStatus, Stage, StageRun
+from media_pipeline.stages import illustrate, no_progress, render
+from projects.models import Paper, Project
+from tests.conftest import make_scenes, make_text_paper
+from tests.fakes.image_servers import FakeA1111, running
+
+PROMPTS = ["A bee scout inspecting a hollow tree", "Bees dancing on the comb", "A swarm in flight at dusk"]
+
+
+@pytest.fixture
+def webui(settings: Any) -> Iterator[FakeA1111]:
+    with running(FakeA1111()) as fake:
+        assert isinstance(fake, FakeA1111)
+        settings.PAPERCAST_IMAGE_BACKEND = "a1111"
+        settings.PAPERCAST_IMAGE_URL = fake.url
+        settings.PAPERCAST_IMAGE_MODEL = ""
+        settings.PAPERCAST_IMAGE_AUTH = None
+        settings.PAPERCAST_IMAGE_READ_TIMEOUT = 5.0
+        settings.PAPERCAST_IMAGE_RETRIES = 1
+        settings.PAPERCAST_IMAGE_BACKOFF = 0.0
+        yield fake
+
+
+@pytest.fixture
+def paper(project: Project) -> Paper:
+    paper = make_text_paper(project, "Bees choose a home.")
+    make_scenes(paper, PROMPTS)
+    return paper
+
+
+def _selected(paper: Paper) -> list[Image]:
+    return list(Image.objects.filter(chunk__paper=paper, selected=True).order_by("chunk__index"))
+
+
+def _png_text(image: Image) -> dict[str, str]:
+    with default_storage.open(image.file.name, "rb") as handle, PILImage.open(io.BytesIO(handle.read())) as png:
+        return dict(png.text)  # type: ignore[attr-defined]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_scene_gets_one_selected_image_with_its_provenance_and_a_rerun_asks_for_nothing(
+    webui: FakeA1111, paper: Paper, media_storage: str
+) -> None:
+    result = illustrate.run(paper, force=False, progress=no_progress)
+    assert result.metrics["calls"] == 3 and len(webui.generations()) == 3
+    selected = _selected(paper)
+    assert [img.prompt for img in selected] == PROMPTS
+    for chunk_index, image in enumerate(selected):
+        assert image.seed == illustrate.scene_seed(paper, chunk_index)  # the server used the seed it was sent
+        assert image.backend == "a1111" and image.model == "v1-5-pruned-emaonly"
+        assert image.params["sampler_name"] == "DPM++ 2M" and image.params["scheduler"] == "Karras"
+        assert image.file.name.startswith(f"projects/{paper.project_id}/papers/{paper.pk}/scenes/{chunk_index:04d}/")
+        text = _png_text(image)
+        assert text["prompt"] == image.prompt and text["negative_prompt"] == "text, watermark"
+        assert text["seed"] == str(image.seed) and text["backend"] == "a1111"
+        assert "Sampler: DPM++ 2M" in text["parameters"] or '"sampler_name": "DPM++ 2M"' in text["parameters"]
+        assert (image.width, image.height) == (640, 360)
+
+    fingerprint, current = illustrate.status(paper)
+    assert current
+    again = illustrate.run(paper, force=False, progress=no_progress)
+    assert again.reused and again.fingerprint == fingerprint and len(webui.generations()) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_candidates_regeneration_and_a_persons_choice(webui: FakeA1111, paper: Paper, media_storage: str) -> None:
+    project = paper.project
+    project.image_candidates = 2
+    project.save()
+    illustrate.run(paper, force=False, progress=no_progress)
+    first_scene = Chunk.objects.get(paper=paper, index=0)
+    candidates = list(first_scene.images.order_by("id"))
+    assert len(candidates) == 2 and Image.objects.filter(chunk__paper=paper).count() == 6
+    assert candidates[0].selected and not candidates[1].selected
+    assert candidates[0].seed != candidates[1].seed
+
+    # A person picks the second candidate of scene 1.
+    Image.objects.filter(chunk=first_scene).update(selected=False)
+    Image.objects.filter(pk=candidates[1].pk).update(selected=True, selected_by_human=True)
+
+    # Regenerating scenes 1 and 2 adds new candidates with new seeds and keeps the old ones.
+    run = pipeline.regenerate_images(paper, [0, 1], count=1)  # tests run queued work at once
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED and run.until_stage == Stage.ILLUSTRATE
+    assert Image.objects.filter(chunk__paper=paper).count() == 8 and len(webui.generations()) == 8
+    assert _selected(paper)[0].pk == candidates[1].pk  # the person's choice stands
+    second_scene = Chunk.objects.get(paper=paper, index=1)
+    newest = second_scene.images.order_by("-id").first()
+    assert newest is not None and newest.selected  # no person chose there: the new image is shown
+    assert newest.seed not in {img.seed for img in second_scene.images.exclude(pk=newest.pk)}
+
+    # A normal re-run changes nothing: the regenerated image was made from the current prompt.
+    assert illustrate.status(paper)[1]
+    illustrate.run(paper, force=False, progress=no_progress)
+    assert len(webui.generations()) == 8 and _selected(paper)[1].pk == newest.pk
+
+    # Editing a prompt makes fresh candidates for that scene only; the person's pick elsewhere stays.
+    from media_pipeline.models import Summary
+
+    Summary.objects.filter(chunk__paper=paper, chunk__index=2).update(image_prompt="A new hive", edited_by_human=True)
+    illustrate.run(paper, force=False, progress=no_progress)
+    assert len(webui.generations()) == 10
+    assert _selected(paper)[2].prompt == "A new hive" and _selected(paper)[0].pk == candidates[1].pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_identical_images_are_stored_once(paper: Paper, media_storage: str, settings: Any) -> None:
+    settings.PAPERCAST_IMAGE_BACKEND = "titlecard"
+    illustrate.run(paper, force=False, progress=no_progress)
+    # Title cards ignore the sampling steps, so new steps mean new candidates with the very same bytes.
+    Project.objects.filter(pk=paper.project_id).update(image_steps=40)
+    paper.refresh_from_db()
+    result = illustrate.run(paper, force=False, progress=no_progress)
+    assert result.metrics["calls"] == 3
+    rows = list(Image.objects.filter(chunk__paper=paper).order_by("chunk__index", "id"))
+    assert len(rows) == 6
+    for old, new in zip(rows[::2], rows[1::2], strict=True):
+        assert old.sha256 == new.sha256 and old.file.name == new.file.name and new.selected
+    assert all(default_storage.exists(row.file.name) for row in rows)
+    assert len({row.file.name for row in rows}) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_scene_is_listed_the_others_are_kept_and_render_refuses(
+    webui: FakeA1111, paper: Paper, media_storage: str, settings: Any
+) -> None:
+    webui.script = ["ok", "garbage", "bomb"]
+    with pytest.raises(PermanentError) as failure:
+        illustrate.run(paper, force=False, progress=no_progress)
+    message = str(failure.value)
+    assert "2 of 3 scenes have no image (2, 3)" in message and "not a valid image" in message
+    assert len(_selected(paper)) == 1 and Image.objects.filter(chunk__paper=paper).count() == 1
+    errors = dict(Chunk.objects.filter(paper=paper).values_list("index", "image_error"))
+    assert errors[0] == "" and "not a valid image" in errors[1] and errors[2]
+    if media_storage == "filesystem":
+        stored = list((Path(settings.MEDIA_ROOT) / f"projects/{paper.project_id}").rglob("*.png"))
+        assert len(stored) == 1  # nothing stored for the refused bytes
+
+    with pytest.raises(PermanentError, match=r"Scenes 2, 3 have no selected image.*scene 2: .*not a valid image"):
+        render._inputs(paper)
+
+    illustrate.run(paper, force=False, progress=no_progress)  # the server behaves again: only 2 and 3 are asked
+    assert len(webui.generations()) == 5 and len(_selected(paper)) == 3
+    assert set(Chunk.objects.filter(paper=paper).values_list("image_error", flat=True)) == {""}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_server_that_stays_down_stops_the_stage_for_a_retry_keeping_finished_scenes(
+    webui: FakeA1111, paper: Paper
+) -> None:
+    webui.script = ["ok", "503", "503"]
+    with pytest.raises(TransientError, match="did not answer after 2 attempts"):
+        illustrate.run(paper, force=False, progress=no_progress)
+    assert len(_selected(paper)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_generation_at_a_time_per_server_across_workers(webui: FakeA1111, project: Project, settings: Any) -> None:
+    settings.PAPERCAST_IMAGE_CONCURRENCY = 1
+    webui.delay = 0.2
+    papers = []
+    for n in range(3):
+        paper = make_text_paper(project, f"Paper {n}.")
+        make_scenes(paper, PROMPTS[:2])
+        papers.append(paper)
+    errors: list[BaseException] = []
+
+    def worker(paper: Paper) -> None:
+        try:
+            illustrate.run(paper, force=False, progress=no_progress)
+        except BaseException as exc:  # re-raised below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(p,)) for p in papers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(webui.generations()) == 6 and webui.max_active == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_regenerate_refuses_scenes_that_do_not_exist_and_runs_only_illustrate(paper: Paper) -> None:
+    with pytest.raises(pipeline.PipelineError, match="no scene 7"):
+        pipeline.regenerate_images(paper, [6])
+    with pytest.raises(pipeline.PipelineError, match="1 to 8"):
+        pipeline.regenerate_images(paper, [0], count=20)
+    run = pipeline.regenerate_images(paper, [2], count=2)
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED and run.metrics["calls"] == 2
+    assert not StageRun.objects.filter(paper=paper, stage=Stage.RENDER).exists()
+    assert Image.objects.filter(chunk__paper=paper, chunk__index=2).count() == 2
+
+
+@pytest.mark.django_db
+def test_editors_regenerate_scene_images_from_the_admin_and_viewers_and_outsiders_cannot(
+    paper: Paper, users: dict[str, Any], settings: Any
+) -> None:
+    from django.test import Client
+
+    settings.PAPERCAST_QUEUE_SYNC = False  # leave the run pending, as a worker would find it
+    chunk = Chunk.objects.get(paper=paper, index=1)
+    form = {"action": "regenerate_images", "_selected_action": [chunk.pk]}
+    for name in ("carol", "mallory"):
+        client = Client()
+        client.force_login(users[name])
+        client.post("/admin/media_pipeline/chunk/", form)
+        assert not StageRun.objects.filter(paper=paper).exists()
+    client = Client()
+    client.force_login(users["bob"])
+    assert client.post("/admin/media_pipeline/chunk/", form).status_code == 302
+    run = StageRun.objects.get(paper=paper)
+    assert (run.stage, run.status, run.requested_by) == (Stage.ILLUSTRATE, "pending", users["bob"])
+    assert run.options == {"regenerate": [1], "count": 1} and run.until_stage == Stage.ILLUSTRATE
