@@ -20,26 +20,13 @@ import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import wave
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchsetup import ROOT, fresh_django
+
 PARAGRAPH = (ROOT / "media_pipeline" / "samples" / "paragraph.txt").read_text().strip()
-
-
-def setup_django(data_dir: Path) -> None:
-    os.environ["PAPERCAST_DATA_DIR"] = str(data_dir)
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "papercast.settings")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def make_recording(work: Path, *, min_seconds: float) -> tuple[Path, int]:
@@ -140,9 +127,8 @@ def main() -> int:
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.mkdtemp(prefix="papercast-asr-bench-"))
+    data_dir = fresh_django("papercast-asr-bench-")
     try:
-        setup_django(data_dir)
         if args.child:
             child_peak_memory(args.child)
             return 0

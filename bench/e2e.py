@@ -12,12 +12,9 @@ import argparse
 import os
 import platform
 import shutil
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchsetup import ROOT, fresh_django
 
 
 def main() -> int:
@@ -26,22 +23,13 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dir")
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.mkdtemp(prefix="papercast-bench-"))
-    os.environ["PAPERCAST_DATA_DIR"] = str(data_dir)
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "papercast.settings")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    data_dir = fresh_django()
     from django.conf import settings
-    from django.core.management import call_command
 
     from media_pipeline import pipeline
     from media_pipeline.models import StageRun
     from projects import services
 
-    call_command("migrate", verbosity=0)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     print(f"whisper model: {settings.PAPERCAST_WHISPER_MODEL} | voice: {settings.PAPERCAST_PIPER_VOICE}")
     sample = ROOT / "media_pipeline" / "samples" / "demo.txt"

@@ -1,0 +1,138 @@
+"""Render speed: the seed blog's ffmpeg recipe against papercast's still mode, and motion mode's speed.
+
+Usage: python bench/render.py [--minutes 10] [--scenes 60] [--skip-seed] [--skip-motion]
+
+Builds one paper in a fresh temporary data dir: N minutes of narration-like audio, N scenes of equal length
+with 1920x1080 title-card images, and a transcript of one word every 0.4 s. Then renders it:
+
+1. the seed blog's recipe: an ffconcat list with per-image durations read with `-safe 0`, libx264 at its
+   defaults (CFR 25 fps, preset medium), then a second ffmpeg pass that adds the audio;
+2. papercast's still mode (the render stage, captions, chapters and thumbnail included);
+3. papercast's motion mode (Ken Burns moves and crossfades at 30 fps).
+
+Prints wall times, the ratio seed / still (target: at least 20) and motion mode as a multiple of real time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import subprocess
+import time
+
+from benchsetup import fresh_django
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--scenes", type=int, default=60)
+    parser.add_argument("--skip-seed", action="store_true", help="do not run the (slow) seed recipe")
+    parser.add_argument("--skip-motion", action="store_true")
+    args = parser.parse_args()
+
+    data_dir = fresh_django("papercast-bench-render-")
+    from django.contrib.auth.models import User
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from media_pipeline.backends.images import ImageRequest
+    from media_pipeline.backends.images.titlecard import TitleCardRenderer
+    from media_pipeline.models import Chunk, Image, Segment, Summary, Transcription, Word
+    from media_pipeline.stages import no_progress, render
+    from projects import services
+
+    duration = args.minutes * 60
+    work = data_dir / "bench"
+    work.mkdir()
+    audio = work / "narration.wav"
+    # Speech-like: a tone whose pitch and loudness move, with some noise (AAC has to work on it).
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+         f"aevalsrc='0.3*sin(2*PI*(180+40*sin(2*PI*0.7*t))*t)*(0.6+0.4*sin(2*PI*3*t))+0.02*(random(0)-0.5)'"
+         f":s=48000:d={duration}", "-ac", "1", str(audio)],
+        check=True,
+    )  # fmt: skip
+    owner = User.objects.create_user("bench")
+    project = services.project_create(name="Bench", owner=owner, video_width=1920, video_height=1080)
+    with audio.open("rb") as handle:
+        paper = services.paper_create_from_audio(project=project, title="Bench", file=handle, filename="n.wav")
+    transcription = Transcription.objects.create(
+        paper=paper, engine="bench", model="-", duration=duration, audio_fingerprint="-", input_fingerprint="-"
+    )
+    segment = Segment.objects.create(transcription=transcription, index=0, start=0, end=duration, text="")
+    words = [
+        Word(transcription=transcription, segment=segment, index=i, start=i * 0.4, end=i * 0.4 + 0.35,
+             text="word." if i % 12 == 11 else "word")
+        for i in range(int(duration / 0.4))
+    ]  # fmt: skip
+    Word.objects.bulk_create(words)
+    renderer = TitleCardRenderer()
+    length = duration / args.scenes
+    pngs = []
+    for i in range(args.scenes):
+        chunk = Chunk.objects.create(
+            paper=paper, transcription=transcription, index=i, start=i * length, end=(i + 1) * length,
+            text="-", input_fingerprint="-",
+        )  # fmt: skip
+        Summary.objects.create(
+            chunk=chunk, summary=f"Scene {i + 1}", image_prompt=f"scene {i}", backend="-", prompt_version="-",
+            input_fingerprint="-",
+        )  # fmt: skip
+        png = renderer.generate(ImageRequest(f"scene {i}", "", 1920, 1080, seed=i, headline=f"Scene {i + 1}")).png
+        path = work / f"scene{i:03d}.png"
+        path.write_bytes(png)
+        pngs.append(path)
+        name = default_storage.save(f"projects/{project.pk}/papers/{paper.pk}/s{i}.png", ContentFile(png))
+        Image.objects.create(
+            chunk=chunk, file=name, prompt="-", seed=i, backend="titlecard", width=1920, height=1080,
+            sha256=f"{i:064d}", selected=True, input_fingerprint="-",
+        )  # fmt: skip
+
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; ", end="")
+    print(f"{args.minutes:g} min of audio, {args.scenes} scenes, 1920x1080")
+    seed_seconds = None
+    if not args.skip_seed:
+        listing = io.StringIO()
+        for path in pngs:
+            listing.write(f"file '{path}'\nduration {length:.3f}\n")
+        listing.write(f"file '{pngs[-1]}'\n")
+        (work / "seed.txt").write_text(listing.getvalue())
+        started = time.monotonic()
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(work / "seed.txt"),
+             "-c:v", "libx264", "-pix_fmt", "yuv420p", str(work / "seed-video.mp4")],
+            check=True,
+        )  # fmt: skip
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-i", str(work / "seed-video.mp4"), "-i", str(audio), "-c:v", "copy",
+             "-c:a", "aac", "-shortest", str(work / "seed.mp4")],
+            check=True,
+        )  # fmt: skip
+        seed_seconds = time.monotonic() - started
+        print(f"seed recipe (concat -safe 0, libx264 defaults, second pass for audio): {seed_seconds:8.1f} s")
+
+    started = time.monotonic()
+    render.run(paper, force=True, progress=no_progress)
+    still_seconds = time.monotonic() - started
+    print(f"papercast still mode (video, captions, chapters, thumbnail):         {still_seconds:8.1f} s", end="")
+    print(f"  ({duration / still_seconds:.0f}x real time)")
+    if seed_seconds is not None:
+        print(f"ratio seed / still: {seed_seconds / still_seconds:.1f}x (target: at least 20x)")
+    if not args.skip_motion:
+        project.render_mode = "motion"
+        project.save()
+        paper.refresh_from_db()
+        started = time.monotonic()
+        render.run(paper, force=True, progress=no_progress)
+        motion_seconds = time.monotonic() - started
+        print(f"papercast motion mode (30 fps, Ken Burns, crossfades):              {motion_seconds:8.1f} s", end="")
+        print(f"  ({duration / motion_seconds:.2f}x real time)")
+    print(f"data dir: {data_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
