@@ -21,11 +21,15 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 setup: system-deps $(BIN)/.installed
 
+# ffmpeg/ffprobe, and fonts for title cards and burned-in captions in any script (Noto, CJK included).
+DEBIAN_PACKAGES := ffmpeg fonts-dejavu-core fonts-noto-core fonts-noto-cjk
 system-deps:
-	@command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || { \
-	  echo "Installing ffmpeg (Debian package)…"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg fonts-dejavu-core; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg fonts-dejavu-core; fi; }
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 
 migrate: setup
 	$(BIN)/python manage.py migrate --noinput

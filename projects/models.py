@@ -30,6 +30,12 @@ def default_max_scene_seconds() -> float:
     return float(settings.PAPERCAST_DEFAULT_MAX_SCENE_SECONDS)
 
 
+def music_upload_to(instance: Project, filename: str) -> str:
+    suffix = PurePath(filename).suffix.lower()
+    suffix = suffix if suffix.isascii() and suffix[1:].isalnum() and len(suffix) <= 6 else ""
+    return f"projects/{instance.pk or 0}/sources/music-{uuid.uuid4().hex}{suffix}"
+
+
 class Project(models.Model):
     """A team's workspace, with the pipeline defaults its papers use."""
 
@@ -73,6 +79,26 @@ class Project(models.Model):
     )
     video_height = models.PositiveIntegerField(
         default=1080, validators=[MinValueValidator(160), MaxValueValidator(3840)]
+    )
+    render_mode = models.CharField(
+        max_length=10,
+        choices=[("still", "Still images (fast)"), ("motion", "Motion: slow zoom and pan, crossfades (30 fps)")],
+        default="still",
+    )
+    image_fit = models.CharField(
+        max_length=10,
+        choices=[("cover", "Cover: fill the frame, crop the overflow"), ("blur", "Contain over a blurred copy")],
+        default="cover",
+        help_text="How an image whose shape differs from the video's is fitted (never stretched).",
+    )
+    burn_captions = models.BooleanField(default=False, help_text="Burn the captions into the picture (Shorts).")
+    music = models.FileField(
+        upload_to=music_upload_to, blank=True, max_length=500, help_text="Background music, ducked under the voice."
+    )
+    music_volume_db = models.FloatField(
+        default=-20.0,
+        validators=[MinValueValidator(-60.0), MaxValueValidator(0.0)],
+        help_text="Music level in dB before ducking; -20 sits well under speech.",
     )
     max_scene_seconds = models.FloatField(
         default=default_max_scene_seconds,
@@ -162,6 +188,9 @@ class Paper(models.Model):
     )
     narration_fingerprint = models.CharField(
         max_length=64, blank=True, help_text="Fingerprint of the inputs the narration audio was made from."
+    )
+    thumbnail_scene = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Scene number whose image makes the thumbnail; empty: the first."
     )
     curation_status = models.CharField(max_length=12, choices=CurationStatus.choices, default=CurationStatus.DRAFT)
     created_by = models.ForeignKey(

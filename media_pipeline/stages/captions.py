@@ -8,8 +8,10 @@ from dataclasses import dataclass
 MAX_LINE_CHARS = 42
 MAX_LINES = 2
 MAX_CUE_SECONDS = 7.0
+MAX_PAUSE_SECONDS = 1.0  # a longer silence ends the cue: no caption over a pause
 SENTENCE_ENDS = (".", "!", "?", "…")
 MIN_CHAPTER_SECONDS = 10.0
+MIN_CHAPTERS = 3
 MAX_CHAPTER_TITLE = 70
 
 
@@ -32,7 +34,7 @@ def _wrap(words: Sequence[str]) -> list[str] | None:
 
 
 def build_cues(words: Sequence[tuple[float, float, str]]) -> list[Cue]:
-    """Group words into cues of at most 2 lines x 42 characters and 7 s, breaking after sentences.
+    """Group words into cues of at most 2 lines x 42 characters and 7 s, breaking after sentences and pauses.
 
     Cues never overlap: each ends no later than the next begins.
     """
@@ -50,7 +52,9 @@ def build_cues(words: Sequence[tuple[float, float, str]]) -> list[Cue]:
         if not text:
             continue
         candidate = [*current, (word[0], word[1], text)]
-        if current and (word[1] - current[0][0] > MAX_CUE_SECONDS or _wrap([w[2] for w in candidate]) is None):
+        too_long = word[1] - current[0][0] > MAX_CUE_SECONDS if current else False
+        after_pause = word[0] - current[-1][1] > MAX_PAUSE_SECONDS if current else False
+        if current and (too_long or after_pause or _wrap([w[2] for w in candidate]) is None):
             flush()
             candidate = [(word[0], word[1], text)]
         current[:] = candidate
@@ -110,7 +114,7 @@ def _title(text: str) -> str:
 
 
 def build_chapters(scenes: Sequence[tuple[float, str]], duration: float) -> list[Chapter]:
-    """Chapters from (start, title) scenes: the first at 0:00, each at least 10 s long.
+    """Chapters from (start, title) scenes: the first at 0:00, each at least 10 s long, at least 3 or none.
 
     Scenes are merged into the chapter before them until that chapter is long enough; a last chapter
     shorter than 10 s is merged into the one before it.
@@ -121,7 +125,8 @@ def build_chapters(scenes: Sequence[tuple[float, str]], duration: float) -> list
             chapters.append(Chapter(0.0, _title(title)))
         elif start - chapters[-1].start >= MIN_CHAPTER_SECONDS and duration - start >= MIN_CHAPTER_SECONDS:
             chapters.append(Chapter(start, _title(title)))
-    return chapters
+    # YouTube shows chapters only when there are at least three.
+    return chapters if len(chapters) >= MIN_CHAPTERS else []
 
 
 def chapters_description(chapters: Sequence[Chapter]) -> str:

@@ -1,27 +1,42 @@
-"""render: scene images + narration -> an MP4 (H.264 High yuv420p, AAC, moov first), SRT, VTT, chapters and
-a thumbnail, stored through the configured storage and recorded in one Video row.
+"""render: scene images + narration -> a YouTube-ready MP4, SRT and WebVTT captions, chapters and a thumbnail,
+stored through the configured storage and recorded in one Video row.
 
 Timing: scene i is on screen from its start to the next scene's start (the first from 0, the last to the
-end of the audio). Boundaries are placed on the video's frame grid by rounding (never truncating), which is
-as exact as a constant-frame-rate video can be: within half a frame (20 ms at 25 fps).
+end of the audio); boundaries sit on the frame grid by rounding, so nothing drifts over an hour.
 
-Safety: ffmpeg reads a concat list written in a private temp dir that names copies of the images under
-generated names, so the concat demuxer keeps its default safe=1; the audio is decoded with its probed format
-forced. The output is checked with ffprobe before any row points at it; a failed render leaves no file.
+Modes:
+- still (default): each scene image is encoded once. The video has variable frame rate: one frame per
+  scene (and one more wherever burned-in captions change), each an IDR frame, so a player shows the
+  right picture at any time and seeks exactly. Timestamps sit on a 1/25 s grid.
+- motion: a slow Ken Burns zoom or pan per scene and half-second crossfades, at 30 fps. Each scene is
+  encoded as its own segment (closed GOP, no B-frames) and the segments are joined without re-encoding.
 
-Idempotency: the fingerprint covers the audio, each scene's span and image bytes, the size, the captions'
-words and the encoder settings. A Video with that fingerprint is reused.
+Encoding follows YouTube's upload recommendations: H.264 High, yuv420p (BT.709), closed GOP, AAC-LC 48 kHz
+stereo, moov at the front (+faststart), no edit list. Images are fitted to the video's size with Pillow
+first (cover, or contain over a blurred copy), never stretched.
+
+Safety: ffmpeg reads lists written in a private temp dir naming copies of the images under generated
+names, so the concat demuxer keeps its default safe=1; the audio (and music) is probed against a format
+allowlist and decoded with the probed format forced; ffmpeg runs with a timeout that kills its process
+group, reporting progress from `-progress`. The output is checked with ffprobe before any row points at
+it; a failed render leaves no file.
+
+Idempotency: the fingerprint covers the audio, each scene's span and image bytes, the size, mode, fit,
+captions, music, thumbnail choice and encoder settings. A Video with that fingerprint is reused.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import transaction
 from PIL import Image as PILImage
-from PIL import ImageDraw, ImageFilter, ImageOps
+from PIL import ImageDraw, ImageOps
 
 from media_pipeline.backends import ffmpeg
 from media_pipeline.backends.errors import PermanentError
@@ -31,16 +46,30 @@ from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import Chunk, Image, Transcription, Video
 from media_pipeline.selectors import narration_file
 from media_pipeline.stages import ProgressFn, StageResult
-from media_pipeline.stages.captions import build_chapters, build_cues, to_srt, to_vtt
+from media_pipeline.stages.captions import Cue, build_chapters, build_cues, to_srt, to_vtt
 from media_pipeline.stages.chunk import current_transcription
-from projects.models import Paper
+from media_pipeline.stages.compose import (
+    MOTION_FPS,
+    STILL_FPS,
+    ass_document,
+    cue_frames,
+    fade_frames,
+    filter_path,
+    fit_image,
+    motion_filter,
+    scene_frames,
+    still_concat_list,
+    still_timeline,
+)
+from projects.models import Paper, Project
 
-VERSION = "render-1"
-# The concat demuxer times image entries on a 1/25 s clock, so the video's frame grid is the same.
-FPS = 25
-MAX_REFRESH_SECONDS = 2.0
-ENCODER = {"preset": "veryfast", "tune": "stillimage", "crf": "20", "audio_bitrate": "192k", "audio_rate": "48000"}
+VERSION = "render-2"
+FPS = STILL_FPS
+ENCODER = {"preset": "veryfast", "crf": "20", "audio_bitrate": "192k", "audio_rate": "48000"}
+# The duration of the file and each stream may differ from the narration's by this much (AAC priming
+# shifts everything by 21 ms when there is no edit list).
 DURATION_TOLERANCE = 0.1
+COLOUR = ["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"]
 
 
 def _inputs(paper: Paper) -> tuple[Transcription, list[Chunk], list[Image]]:
@@ -62,6 +91,17 @@ def _inputs(paper: Paper) -> tuple[Transcription, list[Chunk], list[Image]]:
     return transcription, chunks, [selected[c.pk] for c in chunks]
 
 
+def _settings(project: Project) -> dict[str, object]:
+    return {
+        "size": [project.video_width, project.video_height],
+        "mode": project.render_mode,
+        "fit": project.image_fit,
+        "burn_captions": project.burn_captions,
+        "music": project.music.name if project.music else "",
+        "music_volume_db": project.music_volume_db if project.music else None,
+    }
+
+
 def _fingerprint(paper: Paper, transcription: Transcription, chunks: list[Chunk], images: list[Image]) -> str:
     words = list(transcription.words.order_by("index").values_list("start", "end", "text"))
     return fingerprint(
@@ -70,11 +110,10 @@ def _fingerprint(paper: Paper, transcription: Transcription, chunks: list[Chunk]
         transcription.pk,
         [(c.start, img.sha256) for c, img in zip(chunks, images, strict=True)],
         [getattr(c, "summary", None) and c.summary.summary for c in chunks],
-        paper.project.video_width,
-        paper.project.video_height,
+        _settings(paper.project),
         paper.title,
+        paper.thumbnail_scene,
         fingerprint(words),
-        FPS,
         ENCODER,
     )
 
@@ -84,42 +123,13 @@ def status(paper: Paper) -> tuple[str, bool]:
     return fp, Video.objects.filter(paper=paper, settings_fingerprint=fp).exists()
 
 
-def scene_frames(starts: list[float], duration: float, fps: int = FPS) -> list[int]:
-    """Frames each scene is on screen: scene i from its start (the first from 0) to the next's start.
-
-    Boundaries are rounded to the nearest frame; every scene keeps at least one frame and the total is the
-    audio's duration in frames.
-    """
-    total = max(round(duration * fps), len(starts))
-    edges = [0] + [round(s * fps) for s in starts[1:]] + [total]
-    for i in range(1, len(edges) - 1):
-        # Keep order, give every scene a frame, and leave room for the scenes after this one.
-        edges[i] = min(max(edges[i], edges[i - 1] + 1), total - (len(edges) - 1 - i))
-    return [edges[i + 1] - edges[i] for i in range(len(edges) - 1)]
-
-
-def concat_list(names: list[str], frames: list[int], fps: int = FPS) -> str:
-    """An ffconcat list that shows names[i] for frames[i] frames, repeating long scenes every 2 s."""
-    lines = ["ffconcat version 1.0"]
-    step = int(MAX_REFRESH_SECONDS * fps)
-    for name, count in zip(names, frames, strict=True):
-        left = count
-        while left > 0:
-            piece = min(left, step)
-            lines += [f"file {name}", f"duration {piece / fps:.6f}"]
-            left -= piece
-    # The fps filter ends the video at the last frame's start; a closing entry carries the last image to
-    # the end of the audio (the -t limit then cuts it exactly there).
-    lines.append(f"file {names[-1]}")
-    return "\n".join(lines) + "\n"
-
-
 def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     transcription, chunks, images = _inputs(paper)
     fp = _fingerprint(paper, transcription, chunks, images)
     if not force and Video.objects.filter(paper=paper, settings_fingerprint=fp).exists():
         return StageResult(fp, reused=True)
-    width, height = paper.project.video_width, paper.project.video_height
+    project = paper.project
+    width, height = project.video_width, project.video_height
     saved: list[str] = []
     video = None
     try:
@@ -127,40 +137,50 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
             audio_path = local_path(narration_file(paper), tmp, "narration")
             audio = ffmpeg.probe_audio(audio_path)
             duration = audio.duration or transcription.duration
-            names = []
-            for i, image in enumerate(images):
-                # Generated names only: nothing from a user or a storage key reaches the list file.
-                name = f"scene{i:05d}.png"
-                with image.file.open("rb") as source, (tmp / name).open("wb") as sink:
-                    shutil.copyfileobj(source, sink)
-                names.append(name)
-            frames = scene_frames([c.start for c in chunks], duration)
-            (tmp / "scenes.ffconcat").write_text(concat_list(names, frames))
-            out = tmp / "video.mp4"
-            progress(0.05)
-            ffmpeg.run_ffmpeg(
-                _ffmpeg_args(
-                    concat=tmp / "scenes.ffconcat",
-                    audio=audio_path,
-                    audio_format=audio.force_format,
-                    out=out,
-                    width=width,
-                    height=height,
-                    duration=duration,
-                ),
-                what="render the video",
-                expected_seconds=duration,
-                on_progress=lambda f: progress(0.05 + 0.85 * f),
-            )
-            probe = validate_video(out, expected_duration=duration, width=width, height=height)
+            music = _music(project, tmp)
             words = list(transcription.words.order_by("index").values_list("start", "end", "text"))
             cues = build_cues(words)
+            job = _Job(
+                tmp=tmp,
+                names=[f"scene{i:05d}.png" for i in range(len(images))],
+                starts=[c.start for c in chunks],
+                duration=duration,
+                width=width,
+                height=height,
+                audio=audio_path,
+                audio_format=audio.force_format,
+                music=music,
+                music_volume_db=project.music_volume_db,
+                cues=cues if project.burn_captions else [],
+            )
+            # Generated names only: nothing from a user or a storage key reaches a list or a filter.
+            originals = [tmp / f"original{i:05d}.img" for i in range(len(images))]
+            for image, original in zip(images, originals, strict=True):
+                with image.file.open("rb") as source, original.open("wb") as sink:
+                    shutil.copyfileobj(source, sink)
+            out = tmp / "video.mp4"
+            # The audio is encoded while the pictures are prepared and encoded (two processes, two cores).
+            with ThreadPoolExecutor(max_workers=max(os.cpu_count() or 1, 2)) as pool:
+                sound = pool.submit(_encode_audio, job, tmp / "audio.m4a")
+                list(pool.map(lambda i: _prepare(originals[i], tmp / job.names[i], job, project.image_fit),
+                              range(len(images))))  # fmt: skip
+                progress(0.1)
+                report = _scaled(progress, 0.1, 0.9)
+                pictures = tmp / "pictures.mp4"
+                if project.render_mode == "motion":
+                    _render_motion(job, pictures, report)
+                else:
+                    _render_still(job, pictures, report)
+                sound.result()
+            _mux(pictures, tmp / "audio.m4a", out, duration)
+            probe = validate_video(out, expected_duration=duration, width=width, height=height)
             (tmp / "captions.srt").write_text(to_srt(cues), encoding="utf-8")
             (tmp / "captions.vtt").write_text(to_vtt(cues), encoding="utf-8")
             chapters = build_chapters(
                 [(c.start, c.summary.summary if hasattr(c, "summary") else c.text) for c in chunks], probe.duration
             )
-            _thumbnail(tmp / names[0], paper.title, tmp / "thumbnail.jpg")
+            chosen = min(max((paper.thumbnail_scene or 1) - 1, 0), len(images) - 1)
+            _thumbnail(originals[chosen], paper.title, tmp / "thumbnail.jpg")
             folder = paper_folder(paper.project_id, paper.pk) + "/video"
             for local, suffix in (
                 ("video.mp4", ".mp4"),
@@ -187,27 +207,178 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
         if video is None:
             delete_quietly(saved)
     return StageResult(
-        fp, reused=False, metrics={"duration": round(probe.duration, 3), "scenes": len(chunks), "cues": len(cues)}
+        fp,
+        reused=False,
+        metrics={
+            "duration": round(probe.duration, 3),
+            "scenes": len(chunks),
+            "cues": len(cues),
+            "mode": project.render_mode,
+        },
     )
 
 
-def _ffmpeg_args(
-    *, concat: Path, audio: Path, audio_format: str, out: Path, width: int, height: int, duration: float
-) -> list[str]:
-    fit = (
-        f"scale={width}:{height}:force_original_aspect_ratio=decrease:flags=lanczos,"
-        f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,format=yuv420p,fps={FPS}"
-    )
+def _scaled(progress: ProgressFn, low: float, high: float) -> ProgressFn:
+    return lambda fraction: progress(low + (high - low) * min(max(fraction, 0.0), 1.0))
+
+
+@dataclass
+class _Job:
+    """What both modes need: the fitted images (by generated name), timing, audio and captions."""
+
+    tmp: Path
+    names: list[str]
+    starts: list[float]
+    duration: float
+    width: int
+    height: int
+    audio: Path
+    audio_format: str
+    music: tuple[Path, str] | None = None
+    music_volume_db: float = -20.0
+    cues: list[Cue] = field(default_factory=list)
+
+    def captions_filter(self, fps: int, total: int) -> str:
+        if not self.cues:
+            return ""
+        (self.tmp / "captions.ass").write_text(
+            ass_document(self.cues, width=self.width, height=self.height, fps=fps, total=total), encoding="utf-8"
+        )
+        return f"subtitles=filename={filter_path(self.tmp / 'captions.ass')}"
+
+    def audio_inputs(self, first_index: int) -> tuple[list[str], list[str]]:
+        """Input arguments and -map/-filter arguments for the narration (and ducked music)."""
+        args = ["-protocol_whitelist", "file", "-format_whitelist", ffmpeg.AUDIO_FORMAT_WHITELIST,
+                "-f", self.audio_format, "-i", "file:" + str(self.audio)]  # fmt: skip
+        if self.music is None:
+            return args, ["-map", f"{first_index}:a:0"]
+        path, fmt = self.music
+        args += ["-protocol_whitelist", "file", "-format_whitelist", ffmpeg.AUDIO_FORMAT_WHITELIST,
+                 "-stream_loop", "-1", "-f", fmt, "-i", "file:" + str(path)]  # fmt: skip
+        voice, music = first_index, first_index + 1
+        graph = (
+            f"[{voice}:a:0]aformat=sample_rates=48000:channel_layouts=stereo,asplit=2[voice][key];"
+            f"[{music}:a:0]aformat=sample_rates=48000:channel_layouts=stereo,volume={self.music_volume_db}dB[bed];"
+            "[bed][key]sidechaincompress=threshold=0.02:ratio=8:attack=30:release=500:makeup=1[ducked];"
+            "[voice][ducked]amix=inputs=2:duration=first:dropout_transition=0:normalize=0[mix]"
+        )
+        return args, ["-filter_complex", graph, "-map", "[mix]"]
+
+
+def _prepare(original: Path, target: Path, job: _Job, fit: str) -> None:
+    """The scene image at the video's exact size: the original file when it already is an RGB PNG of it."""
+    with PILImage.open(original) as probe:
+        ready = probe.format == "PNG" and probe.mode == "RGB" and probe.size == (job.width, job.height)
+    if ready:
+        original.rename(target)
+        original.symlink_to(target.name)  # the thumbnail reads the original
+        return
+    fit_image(original, job.width, job.height, fit).save(target, format="PNG", compress_level=1)
+
+
+def _encode_audio(job: _Job, out: Path) -> None:
+    """Narration (and ducked music) -> AAC-LC 48 kHz stereo. The 'fast' coder is twice as fast as the
+    default and indistinguishable on speech at this bitrate."""
+    audio_args, audio_map = job.audio_inputs(0)
+    ffmpeg.run_ffmpeg(
+        [*audio_args, *audio_map, "-vn", "-c:a", "aac", "-aac_coder", "fast", "-profile:a", "aac_low",
+         "-b:a", ENCODER["audio_bitrate"], "-ar", ENCODER["audio_rate"], "-ac", "2", "-t", f"{job.duration:.6f}",
+         "-f", "mp4", "-y", "file:" + str(out)],
+        what="encode the audio",
+    )  # fmt: skip
+
+
+def _mux(pictures: Path, sound: Path, out: Path, duration: float) -> None:
+    """Pictures and sound into the final MP4, without re-encoding: moov first, no edit list."""
+    ffmpeg.run_ffmpeg(
+        ["-protocol_whitelist", "file", "-f", "mp4", "-i", "file:" + str(pictures),
+         "-protocol_whitelist", "file", "-f", "mp4", "-i", "file:" + str(sound),
+         "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-t", f"{duration:.6f}",
+         "-movflags", "+faststart", "-use_editlist", "0", "-f", "mp4", "-y", "file:" + str(out)],
+        what="put the pictures and the sound together",
+    )  # fmt: skip
+
+
+def _x264(keyint: int) -> list[str]:
     return [
-        "-protocol_whitelist", "file", "-f", "concat", "-i", "file:" + str(concat),
-        "-protocol_whitelist", "file", "-format_whitelist", ffmpeg.AUDIO_FORMAT_WHITELIST,
-        "-f", audio_format, "-i", "file:" + str(audio),
-        "-map", "0:v:0", "-map", "1:a:0", "-vf", fit,
-        "-c:v", "libx264", "-preset", ENCODER["preset"], "-tune", ENCODER["tune"], "-profile:v", "high",
-        "-crf", ENCODER["crf"], "-g", str(FPS * 2), "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", ENCODER["audio_bitrate"], "-ar", ENCODER["audio_rate"], "-ac", "2",
-        "-t", f"{duration:.6f}", "-movflags", "+faststart", "-f", "mp4", "-y", "file:" + str(out),
+        "-c:v", "libx264", "-preset", ENCODER["preset"], "-profile:v", "high", "-crf", ENCODER["crf"],
+        "-pix_fmt", "yuv420p", "-g", str(keyint), "-bf", "0", "-x264-params", "open-gop=0", *COLOUR,
     ]  # fmt: skip
+
+
+def _render_still(job: _Job, out: Path, progress: ProgressFn) -> None:
+    frames = scene_frames(job.starts, job.duration, STILL_FPS)
+    total = sum(frames)
+    cuts = [edge for a, b, _ in cue_frames(job.cues, STILL_FPS, total) for edge in (a, b)]
+    entries = still_timeline(frames, cuts)
+    (job.tmp / "scenes.ffconcat").write_text(still_concat_list(job.names, entries))
+    video_filter = "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p"
+    captions = job.captions_filter(STILL_FPS, total)
+    if captions:
+        video_filter = f"{captions},{video_filter}"
+    ffmpeg.run_ffmpeg(
+        ["-protocol_whitelist", "file", "-f", "concat", "-i", "file:" + str(job.tmp / "scenes.ffconcat"),
+         "-map", "0:v:0", "-vf", video_filter, "-fps_mode", "passthrough", *_x264(1), "-an",
+         "-f", "mp4", "-y", "file:" + str(out)],
+        what="render the video",
+        expected_seconds=job.duration,
+        on_progress=progress,
+    )  # fmt: skip
+
+
+def _render_motion(job: _Job, out: Path, progress: ProgressFn) -> None:
+    frames = scene_frames(job.starts, job.duration, MOTION_FPS)
+    total = sum(frames)
+    captions = job.captions_filter(MOTION_FPS, total)
+    segments = []
+    done = 0
+    for index, count in enumerate(frames):
+        segment = job.tmp / f"segment{index:05d}.mp4"
+        inputs = ["-framerate", str(MOTION_FPS), "-i", "file:" + str(job.tmp / job.names[index])]
+        if fade_frames(frames, index):
+            inputs += ["-framerate", str(MOTION_FPS), "-i", "file:" + str(job.tmp / job.names[index - 1])]
+        graph = motion_filter(frames, index, width=job.width, height=job.height, captions=captions)
+        ffmpeg.run_ffmpeg(
+            [
+                *inputs,
+                "-filter_complex",
+                graph,
+                "-map",
+                "[v]",
+                "-frames:v",
+                str(count),
+                "-r",
+                str(MOTION_FPS),
+                *_x264(MOTION_FPS * 2),
+                "-an",
+                "-movflags",
+                "+faststart",
+                "-f",
+                "mp4",
+                "-y",
+                "file:" + str(segment),
+            ],
+            what=f"render scene {index + 1}",
+        )
+        segments.append(segment.name)
+        done += count
+        progress(0.95 * done / total)
+    listing = "ffconcat version 1.0\n" + "".join(f"file {name}\n" for name in segments)
+    (job.tmp / "segments.ffconcat").write_text(listing)
+    ffmpeg.run_ffmpeg(
+        ["-protocol_whitelist", "file", "-f", "concat", "-i", "file:" + str(job.tmp / "segments.ffconcat"),
+         "-map", "0:v:0", "-c:v", "copy", "-an", "-f", "mp4", "-y", "file:" + str(out)],
+        what="join the scenes",
+        on_progress=lambda f: progress(0.95 + 0.05 * f),
+    )  # fmt: skip
+
+
+def _music(project: Project, tmp: Path) -> tuple[Path, str] | None:
+    if not project.music:
+        return None
+    path = local_path(project.music, tmp, "music")
+    probe = ffmpeg.probe_audio(path)  # the format allowlist applies to music as to narration
+    return path, probe.force_format
 
 
 def top_level_boxes(path: Path) -> list[str]:
@@ -256,24 +427,23 @@ def validate_video(path: Path, *, expected_duration: float, width: int, height: 
 
 
 def _thumbnail(image_path: Path, title: str, out: Path) -> None:
-    """A 1280x720 JPEG title card: the first scene's image, blurred and darkened, under the title."""
+    """A 1280x720 JPEG: the chosen scene's image, darkened towards the bottom, with the title set on it."""
     with PILImage.open(image_path) as source:
-        background = ImageOps.fit(source.convert("RGB"), (1280, 720))
-    background = background.filter(ImageFilter.GaussianBlur(24))
-    canvas = PILImage.blend(background, PILImage.new("RGB", (1280, 720), (0, 0, 0)), 0.45)
+        canvas = ImageOps.fit(source.convert("RGB"), (1280, 720), method=PILImage.Resampling.LANCZOS)
+    shade = PILImage.linear_gradient("L").resize((1280, 720))  # 0 at the top, 255 at the bottom
+    canvas = PILImage.composite(PILImage.new("RGB", (1280, 720)), canvas, shade.point(lambda v: int(v * 0.8)))
     draw = ImageDraw.Draw(canvas)
-    size = 96
+    size = 88
     font = load_font(None, size)
-    lines = wrap_text(draw, title, font, 1120)
+    lines = wrap_text(draw, title, font, 1160)
     while size > 40 and len(lines) > 3:
         size -= 8
         font = load_font(None, size)
-        lines = wrap_text(draw, title, font, 1120)
-    line_height = round(size * 1.2)
-    y = (720 - line_height * len(lines)) // 2
+        lines = wrap_text(draw, title, font, 1160)
+    line_height = round(size * 1.15)
+    y = 720 - 48 - line_height * len(lines[:4])
     for line in lines[:4]:
-        x = (1280 - draw.textlength(line, font=font)) / 2
-        draw.text((x + 3, y + 4), line, font=font, fill=(0, 0, 0))
-        draw.text((x, y), line, font=font, fill=(255, 255, 255))
+        draw.text((60 + 3, y + 4), line, font=font, fill=(0, 0, 0))
+        draw.text((60, y), line, font=font, fill=(255, 255, 255))
         y += line_height
     canvas.save(out, format="JPEG", quality=90)

@@ -3,7 +3,6 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from PIL import Image
 from media_pipeline.backends import ffmpeg
 from media_pipeline.stages.render import top_level_boxes
 from projects import services
+from tests.frames import shown_at
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -27,12 +27,7 @@ When enough scouts gather at one site, the whole swarm takes flight together."""
 
 
 def _frame(video: Path, at: float, size: tuple[int, int]) -> np.ndarray:
-    raw = subprocess.run(
-        ["ffmpeg", "-v", "error", "-ss", f"{at:.3f}", "-i", str(video), "-frames:v", "1", "-f", "rawvideo",
-         "-pix_fmt", "rgb24", "-s", f"{size[0]}x{size[1]}", "-"],
-        check=True, capture_output=True,
-    ).stdout  # fmt: skip
-    return np.frombuffer(raw, dtype=np.uint8).reshape(size[1], size[0], 3).astype(np.int16)
+    return shown_at(video, at, size)
 
 
 def _picture(path: str, size: tuple[int, int]) -> np.ndarray:
@@ -97,7 +92,8 @@ def test_makevideo_turns_text_into_a_youtube_ready_video(tmp_dir: Path, users: A
     srt = Path(report["captions"]["srt"]).read_text()
     assert srt.startswith("1\n00:00:") and "-->" in srt
     assert Path(report["captions"]["vtt"]).read_text().startswith("WEBVTT")
-    assert report["chapters"][0]["timestamp"] == "0:00"
+    chapters = report["chapters"]  # YouTube needs at least three; a short video gets none
+    assert chapters == [] or (len(chapters) >= 3 and chapters[0]["timestamp"] == "0:00")
 
     # A second run is a no-op: nothing is redone and the same files come back.
     again = _makevideo("--paper", str(report["paper"]))

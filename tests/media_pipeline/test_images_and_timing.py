@@ -10,8 +10,9 @@ from PIL import Image
 from media_pipeline.backends.errors import PermanentError
 from media_pipeline.backends.images import ImageRequest
 from media_pipeline.backends.images.titlecard import TitleCardRenderer
+from media_pipeline.stages.compose import STILL_FPS as FPS
+from media_pipeline.stages.compose import Entry, scene_frames, still_concat_list, still_timeline
 from media_pipeline.stages.illustrate import verify_png
-from media_pipeline.stages.render import FPS, concat_list, scene_frames
 
 
 def _request(**changes: object) -> ImageRequest:
@@ -78,10 +79,12 @@ def test_scene_frames_cover_the_audio_exactly_in_order(gaps: list[float], tail: 
         assert edges[i] == min(max(nearest, edges[i - 1] + 1), total - (len(starts) - i))
 
 
-def test_the_concat_list_names_only_generated_files_and_repeats_long_scenes() -> None:
-    listing = concat_list(["scene00000.png", "scene00001.png"], [75, 10])
-    lines = listing.splitlines()
-    assert lines[0] == "ffconcat version 1.0"
-    assert lines[1:7] == ["file scene00000.png", "duration 2.000000", "file scene00000.png", "duration 1.000000",
-                          "file scene00001.png", "duration 0.400000"]  # fmt: skip
-    assert lines[-1] == "file scene00001.png"
+def test_the_concat_list_names_only_generated_files_one_entry_per_image() -> None:
+    entries = still_timeline([75, 10], cuts=[30])
+    assert entries == [Entry(0, 30), Entry(0, 45), Entry(1, 9), Entry(1, 1)]
+    listing = still_concat_list(["scene00000.png", "scene00001.png"], entries)
+    assert listing.splitlines() == [
+        "ffconcat version 1.0",
+        "file scene00000.png", "duration 1.200000", "file scene00000.png", "duration 1.800000",
+        "file scene00001.png", "duration 0.360000", "file scene00001.png", "duration 0.040000",
+    ]  # fmt: skip
