@@ -12,7 +12,7 @@ from media_pipeline.backends import ffmpeg
 from media_pipeline.backends.asr import SAMPLE_RATE, as_float32, get_engine
 from media_pipeline.backends.tts.piper import PiperSpeaker
 from media_pipeline.models import Transcription, Word
-from media_pipeline.stages.align import normalize, word_error_rate
+from media_pipeline.stages.align import word_error_rate
 from media_pipeline.stages.captions import build_cues
 from media_pipeline.stages.pieces import plan_pieces
 from media_pipeline.stages.transcribe import asr_options, model_for
@@ -40,7 +40,7 @@ def test_narrated_speech_is_recognised_accurately_and_captions_match_the_script(
     assert all(a[0] <= b[0] for a, b in itertools.pairwise(words))
 
 
-def _recording(tmp: Path, min_seconds: float) -> tuple[Path, int]:
+def _recording(tmp: Path, min_seconds: float) -> tuple[Path, int, float]:
     """The paragraph read once by piper, repeated with 2.5 s pauses into one WAV of at least min_seconds."""
     once = tmp / "once.wav"
     PiperSpeaker(PIPER_VOICE, voices_dir=tmp).speak(PARAGRAPH, once)
@@ -56,7 +56,7 @@ def _recording(tmp: Path, min_seconds: float) -> tuple[Path, int]:
         sink.setframerate(rate)
         for _ in range(repeats):
             sink.writeframes(frames + pause)
-    return path, repeats
+    return path, repeats, reading
 
 
 def test_long_audio_is_split_at_pauses_and_merged_without_losing_or_doubling_words(
@@ -65,7 +65,7 @@ def test_long_audio_is_split_at_pauses_and_merged_without_losing_or_doubling_wor
     settings.PAPERCAST_WHISPER_LANGUAGE = "en"
     settings.PAPERCAST_WHISPER_TEMPERATURE_FALLBACK = False
     settings.PAPERCAST_TRANSCRIBE_PIECE_MINUTES = 2.0
-    path, repeats = _recording(tmp_dir, min_seconds=360)
+    path, repeats, reading = _recording(tmp_dir, min_seconds=360)
     paper = make_audio_paper(project, path)
     run_inline(paper, until="transcribe")
     transcription = Transcription.objects.get(paper=paper)
@@ -75,9 +75,13 @@ def test_long_audio_is_split_at_pauses_and_merged_without_losing_or_doubling_wor
     starts = [w[0] for w in words]
     assert all(a < b for a, b in itertools.pairwise(starts)), "timestamps must increase strictly"
     assert all(0 <= w[0] <= w[1] <= transcription.duration for w in words)
-    # Every reading of the paragraph is there once: the recognition of each is close to the script.
-    heard = [normalize(w[2]) for w in words]
-    assert heard.count("scientists") == repeats and heard.count("countryside") == repeats
+    # Every reading of the paragraph is there once, where it was said: none lost or doubled at a cut, and
+    # each recognised closely (the recogniser may still mishear a word; its context differs per piece).
+    script = PARAGRAPH.split()
+    for number in range(repeats):
+        said = [w[2] for w in words if number * reading <= w[0] < (number + 1) * reading]
+        assert abs(len(said) - len(script)) <= 3, f"reading {number + 1}: {len(said)} words"
+        assert word_error_rate(said, script) <= 0.15, f"reading {number + 1}: {' '.join(said)}"
     assert word_error_rate([w[2] for w in words], PARAGRAPH.split() * repeats) <= 0.05
 
     # The same text as transcribing the pieces one by one.
