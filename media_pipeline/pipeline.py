@@ -187,7 +187,7 @@ def regenerate_images(paper: Paper, scenes: list[int], *, count: int = 1, reques
     if not 1 <= count <= 8:
         raise PipelineError("Regenerate makes 1 to 8 new candidates at a time.")
     existing = set(paper.chunks.values_list("index", flat=True))
-    unknown = sorted({i + 1 for i in scenes} - {i + 1 for i in existing})
+    unknown = sorted(i + 1 for i in set(scenes) - existing)
     if unknown:
         raise PipelineError(f"This paper has no scene {', '.join(map(str, unknown))}.")
     return _create_run(

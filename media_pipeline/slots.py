@@ -54,3 +54,18 @@ def server_slot(server: str, *, limit: int, lease_seconds: float, wait_seconds: 
             raise TransientError(f"All {limit} request slots for {server} stayed busy for {wait_seconds:.0f} s.")
         time.sleep(delay)
         delay = min(delay * 2, 2.0)
+
+
+@contextlib.contextmanager
+def request_slot(server: str, *, limit: int, read_timeout: float, retries: int) -> Iterator[None]:
+    """Hold a slot for one request to `server` ('' means an in-process engine: no limit).
+
+    The lease outlasts every attempt the request may make (retries + 1 reads of read_timeout, plus backoff),
+    so a slow but live request never loses its slot; a dead worker's slot frees itself when it expires.
+    """
+    if not server:
+        yield
+        return
+    lease = read_timeout * (retries + 2) + 60
+    with server_slot(server, limit=limit, lease_seconds=lease, wait_seconds=lease):
+        yield

@@ -39,7 +39,7 @@ from media_pipeline.backends.images.png import NotPNG, with_text
 from media_pipeline.files import delete_quietly, generated_name, paper_folder
 from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import Chunk, Image
-from media_pipeline.slots import server_slot
+from media_pipeline.slots import request_slot
 from media_pipeline.stages import ProgressFn, StageResult
 from projects.models import Paper
 
@@ -252,14 +252,12 @@ def _select(chunk: Chunk, image_id: int) -> bool:
 
 def _call(generator: ImageGenerator, request: ImageRequest) -> ImageResult:
     """One generation, within the server's concurrency limit (shared by every worker on every machine)."""
-    if not generator.server:
-        return generator.generate(request)
-    lease = settings.PAPERCAST_IMAGE_READ_TIMEOUT * (settings.PAPERCAST_IMAGE_RETRIES + 2) + 60
-    with server_slot(
-        f"image:{generator.server}",
+    server = f"image:{generator.server}" if generator.server else ""
+    with request_slot(
+        server,
         limit=settings.PAPERCAST_IMAGE_CONCURRENCY,
-        lease_seconds=lease,
-        wait_seconds=lease,
+        read_timeout=settings.PAPERCAST_IMAGE_READ_TIMEOUT,
+        retries=settings.PAPERCAST_IMAGE_RETRIES,
     ):
         return generator.generate(request)
 

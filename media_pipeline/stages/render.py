@@ -64,7 +64,6 @@ from media_pipeline.stages.compose import (
 from projects.models import Paper, Project
 
 VERSION = "render-2"
-FPS = STILL_FPS
 ENCODER = {"preset": "veryfast", "crf": "20", "audio_bitrate": "192k", "audio_rate": "48000"}
 # The duration of the file and each stream may differ from the narration's by this much (AAC priming
 # shifts everything by 21 ms when there is no edit list).

@@ -18,7 +18,7 @@ from media_pipeline.backends.llm import SceneRequest, SceneSummary, Summarizer, 
 from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import Chunk, Summary
 from media_pipeline.prompts import render_scene_prompt, template_for
-from media_pipeline.slots import server_slot
+from media_pipeline.slots import request_slot
 from media_pipeline.stages import ProgressFn, StageResult
 from projects.models import Paper
 
@@ -77,11 +77,12 @@ def status(paper: Paper) -> tuple[str, bool]:
 
 def _call(summarizer: Summarizer, request: SceneRequest) -> SceneSummary:
     """One request, within the server's concurrency limit (shared by every worker)."""
-    server = getattr(summarizer, "server", "")
-    if not server:
-        return summarizer.summarize(request)
-    lease = settings.PAPERCAST_LLM_READ_TIMEOUT * (settings.PAPERCAST_LLM_RETRIES + 2) + 60
-    with server_slot(server, limit=settings.PAPERCAST_LLM_CONCURRENCY, lease_seconds=lease, wait_seconds=lease):
+    with request_slot(
+        getattr(summarizer, "server", ""),
+        limit=settings.PAPERCAST_LLM_CONCURRENCY,
+        read_timeout=settings.PAPERCAST_LLM_READ_TIMEOUT,
+        retries=settings.PAPERCAST_LLM_RETRIES,
+    ):
         return summarizer.summarize(request)
 
 
