@@ -214,6 +214,10 @@ class Summary(models.Model):
     edited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    edited_fields = models.JSONField(
+        default=list, blank=True, help_text="Which fields a person wrote (summary, image_prompt)."
+    )
+    edited_at = models.DateTimeField(null=True, blank=True)
     tokens_in = models.PositiveIntegerField(default=0)
     tokens_out = models.PositiveIntegerField(default=0)
     seconds = models.FloatField(default=0.0)
@@ -247,6 +251,9 @@ class Image(models.Model):
     sha256 = models.CharField(max_length=64)
     selected = models.BooleanField(default=False)
     selected_by_human = models.BooleanField(default=False)
+    selected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     input_fingerprint = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -276,6 +283,12 @@ class Video(models.Model):
     width = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     height = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     settings_fingerprint = models.CharField(max_length=64)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_at = models.DateTimeField(
+        null=True, blank=True, help_text="When an editor approved this video for publishing (empty: not approved)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

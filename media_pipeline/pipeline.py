@@ -447,15 +447,21 @@ def pipeline_reap() -> int:
 
 
 def latest_runs(paper: Paper) -> dict[str, StageRun]:
-    """The newest run of each stage; the paper's pipeline status is derived from these."""
+    """The newest run of each stage; the paper's pipeline status is derived from these.
+
+    Uses the runs prefetched as `runs_newest_first` (see PaperAdmin) when they are there.
+    """
+    runs = getattr(paper, "runs_newest_first", None)
+    if runs is None:
+        runs = StageRun.objects.filter(paper=paper).order_by("-created_at", "-id")
     latest: dict[str, StageRun] = {}
-    for run in StageRun.objects.filter(paper=paper).order_by("-created_at", "-id"):
+    for run in runs:
         latest.setdefault(run.stage, run)
     return latest
 
 
 def paper_status(paper: Paper) -> str:
-    """running | failed | succeeded | pending | new, derived from the newest run of each stage."""
+    """running | failed | succeeded | pending | partial | new, derived from the newest run of each stage."""
     runs = latest_runs(paper)
     if not runs:
         return "new"

@@ -1,11 +1,13 @@
-"""Reading a paper's current outputs: the newest transcription and video, the scenes in order."""
+"""Reading a paper's current outputs: the newest transcription and video, the scenes in order, the paper page."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from django.db.models import Prefetch, QuerySet
 from django.db.models.fields.files import FieldFile
 
-from media_pipeline.models import Chunk, Image, Transcription, Video
+from media_pipeline.models import Chunk, Image, Segment, StageRun, Summary, Transcription, Video
 from projects.models import Paper, SourceKind
 
 
@@ -31,3 +33,75 @@ def chunks_with_outputs(paper: Paper) -> QuerySet[Chunk]:
         .prefetch_related(Prefetch("images", queryset=Image.objects.filter(selected=True), to_attr="selected_images"))
         .order_by("index")
     )
+
+
+@dataclass(frozen=True)
+class StageRow:
+    """One stage of a paper's pipeline as the paper page shows it, from the stage's newest run."""
+
+    stage: str
+    label: str
+    run: StageRun | None
+
+    @property
+    def status(self) -> str:
+        return str(self.run.status) if self.run else "not_started"
+
+    @property
+    def tokens(self) -> tuple[int, int] | None:
+        metrics = self.run.metrics if self.run else {}
+        if "tokens_in" not in metrics:
+            return None
+        return int(metrics.get("tokens_in") or 0), int(metrics.get("tokens_out") or 0)
+
+    @property
+    def model_seconds(self) -> float | None:
+        """Seconds the model itself ran (GPU seconds when the worker has one), where the stage reports it."""
+        value = (self.run.metrics if self.run else {}).get("engine_seconds")
+        return float(value) if value is not None else None
+
+
+def stage_rows(paper: Paper) -> list[StageRow]:
+    from media_pipeline.pipeline import latest_runs, stages_for
+
+    runs = latest_runs(paper)
+    return [StageRow(str(stage), stage.label, runs.get(stage)) for stage in stages_for(paper)]
+
+
+@dataclass
+class SceneRow:
+    """One scene on the paper page's timeline: its words, summary, every candidate image, flagged segments."""
+
+    chunk: Chunk
+    summary: Summary | None
+    candidates: list[Image]
+    flagged: list[Segment] = field(default_factory=list)
+
+    @property
+    def selected(self) -> Image | None:
+        return next((image for image in self.candidates if image.selected), None)
+
+
+def scene_rows(paper: Paper) -> list[SceneRow]:
+    """The paper's scenes in order, in a constant number of queries whatever the number of scenes."""
+    chunks = (
+        Chunk.objects.filter(paper=paper)
+        .select_related("summary", "summary__edited_by")
+        .prefetch_related(
+            Prefetch(
+                "images",
+                queryset=Image.objects.select_related("selected_by").order_by("-selected", "-created_at", "-id"),
+                to_attr="all_images",
+            )
+        )
+        .order_by("index")
+    )
+    rows = [
+        SceneRow(chunk, getattr(chunk, "summary", None), list(getattr(chunk, "all_images", []))) for chunk in chunks
+    ]
+    transcription = transcription_current(paper)
+    if transcription is not None and rows:
+        flagged = list(transcription.segments.exclude(flag="").order_by("start"))
+        for row in rows:
+            row.flagged = [s for s in flagged if s.start < row.chunk.end and s.end > row.chunk.start]
+    return rows

@@ -52,6 +52,24 @@ def projects_editable_by(user: AnyUser) -> QuerySet[Project]:
     return Project.objects.filter(memberships__user_id=_user_id(user), memberships__role__in=_WRITE_ROLES).distinct()
 
 
+def projects_managed_by(user: AnyUser) -> QuerySet[Project]:
+    """Projects whose members the user manages (owners; superusers manage all)."""
+    if _is_superuser(user):
+        return Project.objects.all()
+    if not _is_member_capable(user):
+        return Project.objects.none()
+    return Project.objects.filter(memberships__user_id=_user_id(user), memberships__role=Role.OWNER).distinct()
+
+
+def users_choosable_by(user: AnyUser) -> QuerySet[Any]:
+    """People a user may name in a form (a new member): active accounts; none for the anonymous."""
+    from django.contrib.auth import get_user_model
+
+    if not _is_member_capable(user):
+        return get_user_model().objects.none()
+    return get_user_model().objects.filter(is_active=True).order_by("username")
+
+
 def project_ids_visible_to(user: AnyUser) -> QuerySet[Membership, Any] | None:
     """A subquery of visible project ids, or None for 'all' (superusers)."""
     if _is_superuser(user):

@@ -1,8 +1,8 @@
 """Admin for projects, members and papers, scoped by membership through projects.access.
 
 A staff user who is not a superuser sees only their projects and what belongs to them. An object in
-another team's project is filtered out of the queryset, so its change page answers exactly as for an id
-that does not exist.
+another team's project is filtered out of the queryset, so its pages answer 404 exactly as for an id that
+does not exist (Django's default, a redirect naming the id, is replaced by a plain 404 for both).
 """
 
 from __future__ import annotations
@@ -10,14 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from projects import access
 from projects.models import Membership, Paper, Project
+from projects.paper_page import PaperPageMixin
 
 
 class ProjectScopedAdmin(admin.ModelAdmin):
@@ -47,6 +50,17 @@ class ProjectScopedAdmin(admin.ModelAdmin):
     def has_module_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.is_active and request.user.is_staff)
 
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None) -> Any:
+        # Django asks for the delete permission before it looks the object up; look it up first, so an
+        # object the user cannot see answers 404 like a missing one rather than 403.
+        if self.get_object(request, unquote(object_id)) is None:
+            raise Http404(f"No {self.opts.verbose_name} matches the given query.")
+        return super().delete_view(request, object_id, extra_context)
+
+    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str) -> HttpResponseRedirect:
+        # The same plain 404 for a missing id and for another team's object; nothing echoes the id.
+        raise Http404(f"No {opts.verbose_name} matches the given query.")
+
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if not self.has_module_permission(request):
             return False
@@ -73,12 +87,19 @@ class ProjectScopedAdmin(admin.ModelAdmin):
             kwargs["queryset"] = access.papers_visible_to(request.user).filter(
                 project__in=access.projects_editable_by(request.user)
             )
+        elif db_field.related_model is get_user_model():
+            kwargs["queryset"] = access.users_choosable_by(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.related_model is get_user_model():
+            kwargs["queryset"] = access.users_choosable_by(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def _owner(self, request: HttpRequest, obj: Any) -> bool:
         return obj is not None and access.can_manage_members(request.user, obj.pk)
@@ -117,27 +138,39 @@ class ProjectAdmin(ProjectScopedAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(ProjectScopedAdmin):
+    """Members are managed by their project's owners only; editors and viewers see who is in the team."""
+
     list_display = ["project", "user", "role", "created_at"]
     list_filter = ["role"]
     list_select_related = ["project", "user"]
     search_fields = ["user__username", "project__name"]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if not self.has_module_permission(request):
+            return False
         if obj is None:
-            return super().has_change_permission(request)
+            return access.projects_managed_by(request.user).exists()
         return access.can_manage_members(request.user, obj.project_id)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.related_model is Project:
+            # An editor must not be able to add members (or make themselves owner) of their project.
+            kwargs["queryset"] = access.projects_managed_by(request.user)
+            return admin.ModelAdmin.formfield_for_foreignkey(self, db_field, request, **kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.has_change_permission(request, obj)
 
 
 @admin.register(Paper)
-class PaperAdmin(ProjectScopedAdmin):
+class PaperAdmin(PaperPageMixin, ProjectScopedAdmin):
     list_display = ["title", "project", "source_kind", "curation_status", "pipeline_status", "created_at"]
-    list_filter = ["source_kind", "curation_status"]
+    list_filter = ["source_kind", "curation_status", ("project", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["project"]
     search_fields = ["title"]
     readonly_fields = [
+        "curation_status",
         "narration_audio",
         "narration_fingerprint",
         "created_by",
@@ -147,12 +180,19 @@ class PaperAdmin(ProjectScopedAdmin):
         "llm_usage",
     ]
     fields = [
-        "project", "title", "source_kind", "source_text", "source_file", "source_filename", "curation_status",
-        "narration_audio", "narration_fingerprint", "created_by", "created_at", "updated_at", "pipeline_runs",
-        "llm_usage",
+        "project", "title", "source_kind", "source_text", "source_file", "source_filename", "thumbnail_scene",
+        "curation_status", "narration_audio", "narration_fingerprint", "created_by", "created_at", "updated_at",
+        "pipeline_runs", "llm_usage",
     ]  # fmt: skip
 
     actions = ["run_pipeline"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        from media_pipeline.models import StageRun
+
+        # The pipeline column is derived from each paper's runs: one query for the whole page, not one per row.
+        runs = StageRun.objects.order_by("-created_at", "-id")
+        return super().get_queryset(request).prefetch_related(Prefetch("stage_runs", runs, to_attr="runs_newest_first"))
 
     @admin.action(description="Run the pipeline (resume where it stopped)")
     def run_pipeline(self, request: HttpRequest, queryset: QuerySet[Paper]) -> None:
