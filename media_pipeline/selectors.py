@@ -48,6 +48,10 @@ class StageRow:
         return str(self.run.status) if self.run else "not_started"
 
     @property
+    def status_label(self) -> str:
+        return str(self.run.get_status_display()) if self.run else "Not started"
+
+    @property
     def tokens(self) -> tuple[int, int] | None:
         metrics = self.run.metrics if self.run else {}
         if "tokens_in" not in metrics:
