@@ -11,7 +11,7 @@ ifneq ($(wildcard $(SHARED_MODELS)/piper/en_US-joe-medium.onnx),)
 export PAPERCAST_PIPER_VOICE ?= $(abspath $(SHARED_MODELS)/piper/en_US-joe-medium.onnx)
 endif
 
-.PHONY: demo test test-fast lint typecheck check setup system-deps migrate run worker gpu-worker bench clean
+.PHONY: demo test test-fast lint typecheck check setup system-deps test-deps migrate run worker gpu-worker bench clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,13 +31,23 @@ system-deps:
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+# The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+TEST_PACKAGES := chromium
+test-deps:
+	@missing=""; for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages for the tests:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
 migrate: setup
 	$(BIN)/python manage.py migrate --noinput
 
 demo: migrate
 	$(BIN)/python manage.py demo
 
-test: setup
+test: setup test-deps
 	$(BIN)/python -m pytest
 
 test-fast: setup

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from django.utils import timezone
 
 from media_pipeline import pipeline
 from media_pipeline.models import ACTIVE_STATUSES, RunStatus, StageRun
 from projects.models import Paper
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 BAR_WIDTH = 28
 
@@ -68,18 +71,19 @@ def run_pipeline(
     until: str | None = None,
     enqueue: bool = False,
     poll_seconds: float = 1.0,
+    requested_by: User | None = None,
 ) -> Outcome:
     """Start the pipeline and wait for it: inline in this process, or (enqueue=True) on the workers."""
     since = timezone.now()
     display = ProgressDisplay(stream, [str(s) for s in pipeline.stages_for(paper)])
     if enqueue:
-        first = pipeline.pipeline_start(paper, from_stage=from_stage, until=until)
+        first = pipeline.pipeline_start(paper, from_stage=from_stage, until=until, requested_by=requested_by)
         if first is None:
             return Outcome(started=False)
         _follow(paper, since, display, poll_seconds)
     else:
         with pipeline.observe(display), pipeline.inline():
-            first = pipeline.pipeline_start(paper, from_stage=from_stage, until=until)
+            first = pipeline.pipeline_start(paper, from_stage=from_stage, until=until, requested_by=requested_by)
             if first is None:
                 return Outcome(started=False)
             pipeline.drain()

@@ -38,7 +38,7 @@ class Command(BaseCommand):
             )
         self.stderr.write(f"Demo paper {paper.pk}: narrating, transcribing, illustrating and rendering…")
         try:
-            outcome = run_pipeline(paper, stream=cast(TextIO, self.stderr._out))
+            outcome = run_pipeline(paper, stream=cast(TextIO, self.stderr._out), requested_by=user)
         except PipelineError as exc:
             raise CommandError(str(exc)) from exc
         paper.refresh_from_db()
