@@ -15,7 +15,18 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from media_pipeline.backends.errors import PermanentError
-from media_pipeline.models import Chunk, Image, PromptTemplate, Segment, StageRun, Summary, Transcription, Video, Word
+from media_pipeline.models import (
+    Chunk,
+    Image,
+    PromptTemplate,
+    Segment,
+    StageRun,
+    Summary,
+    Transcription,
+    UploadEvent,
+    Video,
+    Word,
+)
 from media_pipeline.prompts import (
     NEGATIVE_PROMPT,
     SCENE_PROMPT,
@@ -147,11 +158,57 @@ class ImageAdmin(ReadOnlyOutputAdmin):
     list_select_related = ["chunk__paper"]
 
 
+class UploadEventInline(admin.TabularInline):
+    model = UploadEvent
+    extra = 0
+    fields = ["created_at", "kind", "user", "detail"]
+    readonly_fields = ["created_at", "kind", "user", "detail"]
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is not None and access.can_view(request.user, obj.paper.project_id)
+
+
+class PublishedFilter(admin.SimpleListFilter):
+    title = "publishing"
+    parameter_name = "publishing"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("approved", "Approved, not published"), ("published", "Published"), ("failed", "Upload failed")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "approved":
+            return queryset.filter(approved_at__isnull=False, youtube_id="")
+        if self.value() == "published":
+            return queryset.exclude(youtube_id="")
+        if self.value() == "failed":
+            return queryset.filter(upload_failures__gt=0, youtube_id="")
+        return queryset
+
+
 @admin.register(Video)
 class VideoAdmin(ReadOnlyOutputAdmin):
     project_field = "paper__project"
-    list_display = ["paper", "duration", "width", "height", "created_at"]
+    list_display = [
+        "paper",
+        "duration",
+        "width",
+        "height",
+        "approved_at",
+        "youtube_id",
+        "upload_failures",
+        "created_at",
+    ]
+    list_filter = [PublishedFilter]
     list_select_related = ["paper"]
+    search_fields = ["paper__title", "youtube_id"]
+    inlines = [UploadEventInline]
 
 
 class PromptTemplateForm(forms.ModelForm):

@@ -289,14 +289,65 @@ class Video(models.Model):
     approved_at = models.DateTimeField(
         null=True, blank=True, help_text="When an editor approved this video for publishing (empty: not approved)."
     )
+    file_size = models.PositiveBigIntegerField(default=0, help_text="Bytes of the MP4.")
+    file_sha256 = models.CharField(max_length=64, blank=True, help_text="sha256 of the MP4, for the uploader to check.")
+    # Publishing (see media_pipeline.publishing): an uploader leases the video, uploads it, reports back.
+    youtube_id = models.CharField(max_length=64, blank=True, help_text="The YouTube video id, once published.")
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lease_id = models.UUIDField(null=True, blank=True, help_text="The uploader lease that holds the video now.")
+    lease_holder = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    upload_failures = models.PositiveIntegerField(default=0)
+    last_failure = models.TextField(blank=True, help_text="The reason the last upload attempt failed.")
+    last_failure_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["paper", "settings_fingerprint"])]
+        indexes = [
+            models.Index(fields=["paper", "settings_fingerprint"]),
+            models.Index(fields=["approved_at", "published_at"]),
+        ]
+        constraints = [
+            # A YouTube id names one video: the same upload can never be recorded for two.
+            models.UniqueConstraint(
+                fields=["youtube_id"], condition=~models.Q(youtube_id=""), name="video_unique_youtube_id"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Video {self.pk} of paper {self.paper_id} ({self.width}x{self.height}, {self.duration:.1f} s)"
+
+
+class UploadEventKind(models.TextChoices):
+    CLAIMED = "claimed", "Claimed"
+    RENEWED = "renewed", "Lease renewed"
+    PUBLISHED = "published", "Published"
+    FAILED = "failed", "Failed"
+
+
+class UploadEvent(models.Model):
+    """What uploaders did with a video, in order: the publishing history an editor can read."""
+
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="upload_events")
+    kind = models.CharField(max_length=10, choices=UploadEventKind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lease_id = models.UUIDField(null=True, blank=True)
+    detail = models.TextField(blank=True, help_text="The YouTube id, or the reason of a failure.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["video", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} video {self.video_id} by {self.user}"
 
 
 class PromptTemplate(models.Model):

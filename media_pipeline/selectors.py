@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.db.models.fields.files import FieldFile
 
-from media_pipeline.models import Chunk, Image, Segment, StageRun, Summary, Transcription, Video
+from media_pipeline.models import ACTIVE_STATUSES, Chunk, Image, Segment, StageRun, Summary, Transcription, Video
 from projects.models import Paper, SourceKind
 
 
@@ -70,6 +71,29 @@ def stage_rows(paper: Paper) -> list[StageRow]:
 
     runs = latest_runs(paper)
     return [StageRow(str(stage), stage.label, runs.get(stage)) for stage in stages_for(paper)]
+
+
+def pipeline_state(paper: Paper) -> dict[str, Any]:
+    """The paper's pipeline as the admin's live view and the API report it, from each stage's newest run."""
+    from media_pipeline.pipeline import paper_status
+
+    rows = stage_rows(paper)
+    return {
+        "status": paper_status(paper),
+        "active": any(row.status in ACTIVE_STATUSES for row in rows),
+        "stages": [
+            {
+                "stage": row.stage,
+                "status": row.status,
+                "progress": row.run.progress if row.run else 0,
+                "attempts": row.run.attempts if row.run else 0,
+                "error": row.run.error if row.run else "",
+                "seconds": round(row.run.seconds, 3) if row.run and row.run.seconds is not None else None,
+                "reused": bool(row.run and row.run.reused),
+            }
+            for row in rows
+        ],
+    }
 
 
 @dataclass

@@ -70,8 +70,13 @@ def media_file(request: HttpRequest, name: str) -> HttpResponseBase:
         visible = visible.filter(pk=int(paper_id))
     if not visible.exists() or not default_storage.exists(name):
         raise Http404("No such file.")
+    return stored_file_response(request, name)
+
+
+def stored_file_response(request: HttpRequest, name: str, content_type: str | None = None) -> HttpResponseBase:
+    """The stored file (local storage), whole or the byte range the request asks for. Access is the caller's."""
     size = default_storage.size(name)
-    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    content_type = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
     try:
         wanted = _byte_range(request.headers.get("Range", ""), size)
     except ValueError:

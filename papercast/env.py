@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -85,6 +86,19 @@ def env_list(name: str, default: Sequence[str]) -> list[str]:
     if value is None:
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+_RATE = re.compile(r"^[1-9]\d*/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A request rate as DRF's throttles read it: a count per second, minute, hour or day ("600/minute")."""
+    value = _raw(name)
+    if value is None:
+        return default
+    if not _RATE.match(value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a rate: write e.g. 600/minute, 10/second or 5000/day.")
+    return value
 
 
 def env_path(name: str, default: Path, *, base: Path) -> Path:

@@ -7,6 +7,7 @@ PAPERCAST_DATA_DIR, django-q2 on the ORM broker, the extractive summarizer and t
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from papercast.env import (
     env_list,
     env_optional_str,
     env_path,
+    env_rate,
     env_str,
 )
 
@@ -66,6 +68,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_q",
     "rest_framework",
+    "knox",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "projects",
     "media_pipeline",
 ]
@@ -144,6 +150,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 PAPERCAST_STORAGE = env_choice("PAPERCAST_STORAGE", "filesystem", ["filesystem", "s3"])
+# Lifetime of presigned S3 download links (the admin's player, the uploader's downloads).
+AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 600, minimum=1)
 _default_storage: dict[str, Any]
 if PAPERCAST_STORAGE == "s3":
     _bucket = env_optional_str("AWS_STORAGE_BUCKET_NAME")
@@ -162,7 +170,7 @@ if PAPERCAST_STORAGE == "s3":
             "file_overwrite": False,
             "default_acl": None,
             "querystring_auth": True,
-            "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 600, minimum=1),
+            "querystring_expire": AWS_QUERYSTRING_EXPIRE,
         },
     }
 else:
@@ -299,6 +307,65 @@ LOGGING = {
     },
 }
 
+# --- Cache (API throttling) ----------------------------------------------------------------------------
+# Throttle counters live in the cache: Redis when configured (shared by every web process and machine),
+# else each process's memory.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_url, "KEY_PREFIX": "papercast"}
+        if _redis_url
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# --- REST API (the YouTube uploader; see README.md, "The API") --------------------------------------------
+PAPERCAST_API_TOKEN_DAYS = env_float("PAPERCAST_API_TOKEN_DAYS", 30.0, minimum=0.01, maximum=3650.0)
+PAPERCAST_API_PAGE_SIZE = env_int("PAPERCAST_API_PAGE_SIZE", 50, minimum=1, maximum=500)
+PAPERCAST_API_RATE = env_rate("PAPERCAST_API_RATE", "600/minute")
+PAPERCAST_API_ANON_RATE = env_rate("PAPERCAST_API_ANON_RATE", "60/minute")
+PAPERCAST_API_LOGIN_RATE = env_rate("PAPERCAST_API_LOGIN_RATE", "10/minute")
+PAPERCAST_UPLOAD_LEASE_SECONDS = env_int("PAPERCAST_UPLOAD_LEASE_SECONDS", 1800, minimum=60)
+PAPERCAST_UPLOAD_LEASE_MAX_SECONDS = env_int("PAPERCAST_UPLOAD_LEASE_MAX_SECONDS", 86400, minimum=60)
+
 REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "knox.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "papercast.api.paging.Pagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": ["papercast.api.paging.UserThrottle", "papercast.api.paging.AnonThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "papercast.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "papercast.api.errors.exception_handler",
+    "DEFAULT_VERSIONING_CLASS": None,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=PAPERCAST_API_TOKEN_DAYS),
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_PREFIX": "pc_",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "papercast API",
+    "DESCRIPTION": (
+        "Projects, papers and videos of papercast. The YouTube uploader lists approved, unpublished videos, "
+        "claims one, downloads its files, uploads it and reports back."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "CurationStatusEnum": "projects.models.CurationStatus",
+        "StageEnum": "media_pipeline.models.Stage",
+        "StageRunStatusEnum": "projects.api.serializers.STAGE_STATUSES",
+        "PipelineStatusEnum": "projects.api.serializers.PIPELINE_STATUSES",
+        "VideoStatusEnum": "media_pipeline.api.serializers.VIDEO_STATUSES",
+        "PrivacyStatusEnum": ["private", "unlisted", "public"],
+    },
 }

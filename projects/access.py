@@ -18,6 +18,8 @@ from projects.models import Membership, Paper, Project, Role
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
+    from media_pipeline.models import Video
+
     AnyUser = User | AnonymousUser
 
 _WRITE_ROLES = (Role.OWNER, Role.EDITOR)
@@ -83,6 +85,26 @@ def papers_visible_to(user: AnyUser) -> QuerySet[Paper]:
     ids = project_ids_visible_to(user)
     papers = Paper.objects.all()
     return papers if ids is None else papers.filter(project_id__in=ids)
+
+
+def videos_visible_to(user: AnyUser) -> QuerySet[Video]:
+    from media_pipeline.models import Video
+
+    ids = project_ids_visible_to(user)
+    videos = Video.objects.all()
+    return videos if ids is None else videos.filter(paper__project_id__in=ids)
+
+
+def roles_of(user: AnyUser) -> dict[int, Role] | None:
+    """The user's role in each of their projects, in one query; None for superusers (owners of all)."""
+    if _is_superuser(user):
+        return None
+    if not _is_member_capable(user):
+        return {}
+    return {
+        pid: Role(role)
+        for pid, role in Membership.objects.filter(user_id=_user_id(user)).values_list("project_id", "role")
+    }
 
 
 def role_in(user: AnyUser, project_id: int) -> Role | None:

@@ -180,7 +180,8 @@ class PaperAdmin(PaperPageMixin, ProjectScopedAdmin):
         "llm_usage",
     ]
     fields = [
-        "project", "title", "source_kind", "source_text", "source_file", "source_filename", "thumbnail_scene",
+        "project", "title", "description", "source_kind", "source_text", "source_file", "source_filename",
+        "thumbnail_scene",
         "curation_status", "narration_audio", "narration_fingerprint", "created_by", "created_at", "updated_at",
         "pipeline_runs", "llm_usage",
     ]  # fmt: skip

@@ -10,7 +10,7 @@ import uuid
 from pathlib import PurePath
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 from media_pipeline.backends.images import SAMPLERS
@@ -105,6 +105,35 @@ class Project(models.Model):
         validators=[MinValueValidator(2.0), MaxValueValidator(120.0)],
         help_text="Longest a scene may run before a new image is shown.",
     )
+    # What the YouTube uploader is told about this project's videos (see media_pipeline.publishing).
+    youtube_category_id = models.CharField(
+        max_length=4,
+        default="28",
+        validators=[RegexValidator(r"^\d{1,4}$", "A YouTube category id is a number, e.g. 28 or 27.")],
+        help_text="YouTube category id: 28 Science & Technology, 27 Education.",
+    )
+    youtube_privacy = models.CharField(
+        max_length=10,
+        choices=[("private", "Private"), ("unlisted", "Unlisted"), ("public", "Public")],
+        default="private",
+        help_text="Privacy status the uploader sets on new videos.",
+    )
+    youtube_language = models.CharField(
+        max_length=16, blank=True, help_text="Language code of title and description; empty: the narration's."
+    )
+    youtube_tags = models.CharField(
+        max_length=500, blank=True, help_text="Comma-separated tags added to every video of the project."
+    )
+    youtube_made_for_kids = models.BooleanField(
+        default=False, help_text="Declare the videos made for kids (YouTube's COPPA setting)."
+    )
+    youtube_synthetic_media = models.BooleanField(
+        default=True,
+        help_text=(
+            "Disclose altered or synthetic content to YouTube. On by default: the narration is synthetic speech "
+            "and the scene images are generated."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -188,6 +217,11 @@ class Paper(models.Model):
     )
     narration_fingerprint = models.CharField(
         max_length=64, blank=True, help_text="Fingerprint of the inputs the narration audio was made from."
+    )
+    description = models.TextField(
+        blank=True,
+        max_length=4000,
+        help_text="What the video is about, for its YouTube description; empty: written from the scene summaries.",
     )
     thumbnail_scene = models.PositiveIntegerField(
         null=True, blank=True, help_text="Scene number whose image makes the thumbnail; empty: the first."

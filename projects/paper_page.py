@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_GET, require_POST
 
@@ -44,7 +45,12 @@ class PaperPageMixin(_Base):
 
     def _page_context(self, request: HttpRequest, paper: Paper) -> dict[str, Any]:
         video = selectors.video_current(paper)
-        approved = Video.objects.filter(paper=paper, approved_at__isnull=False).select_related("approved_by").first()
+        approved = (
+            Video.objects.filter(paper=paper, approved_at__isnull=False)
+            .select_related("approved_by", "lease_holder")
+            .first()
+        )
+        published = Video.objects.filter(paper=paper).exclude(youtube_id="").select_related("published_by").first()
         can_edit = access.can_edit(request.user, paper.project_id)
         status = paper.curation_status
         return {
@@ -54,6 +60,8 @@ class PaperPageMixin(_Base):
             "scene_rows": selectors.scene_rows(paper),
             "video": video,
             "approved_video": approved,
+            "published_video": published,
+            "now": timezone.now(),
             "pipeline_active": StageRun.objects.filter(paper=paper, status__in=ACTIVE_STATUSES).exists(),
             "rerun_stages": [(str(s), s.label) for s in stages_for(paper)],
             "can_submit": can_edit and status == CurationStatus.DRAFT,
@@ -97,27 +105,10 @@ class PaperPageMixin(_Base):
     # --- Pipeline ------------------------------------------------------------------------------------
 
     @staticmethod
-    def _status_payload(paper: Paper) -> dict[str, Any]:
-        rows = selectors.stage_rows(paper)
-        return {
-            "active": any(row.status in ACTIVE_STATUSES for row in rows),
-            "stages": [
-                {
-                    "stage": row.stage,
-                    "status": row.status,
-                    "progress": row.run.progress if row.run else 0,
-                    "attempts": row.run.attempts if row.run else 0,
-                    "error": row.run.error if row.run else "",
-                }
-                for row in rows
-            ],
-        }
-
-    @staticmethod
     @require_GET
     def pipeline_json(request: HttpRequest, paper_id: int) -> JsonResponse:
         paper = access.paper_for(request.user, paper_id)
-        return JsonResponse(PaperPageMixin._status_payload(paper))
+        return JsonResponse(selectors.pipeline_state(paper))
 
     def _start(self, request: HttpRequest, paper: Paper, from_stage: str | None, what: str) -> None:
         try:

@@ -82,11 +82,18 @@ def paper_create_from_text(
     file: IO[bytes] | None = None,
     filename: str = "script.txt",
     created_by: User | None = None,
+    description: str = "",
 ) -> Paper:
     """A paper to narrate, from typed text or an uploaded text file (stored as given). Not idempotent."""
     if (text is None and file is None) or (text is not None and file is not None):
         raise ValueError("Give either text or file.")
-    paper = Paper(project=project, title=_clean_title(title), source_kind=SourceKind.TEXT, created_by=created_by)
+    paper = Paper(
+        project=project,
+        title=_clean_title(title),
+        source_kind=SourceKind.TEXT,
+        created_by=created_by,
+        description=description.strip(),
+    )
     if text is not None:
         paper.source_text = text
         paper.save()
@@ -110,6 +117,7 @@ def paper_create_from_audio(
     file: IO[bytes],
     filename: str,
     created_by: User | None = None,
+    description: str = "",
 ) -> Paper:
     """A paper from narration that already exists (a podcast, a NotebookLM overview). Not idempotent.
 
@@ -123,6 +131,7 @@ def paper_create_from_audio(
         source_kind=SourceKind.AUDIO,
         source_filename=filename[:300],
         created_by=created_by,
+        description=description.strip(),
     )
     paper.source_file.save(filename, django_file, save=False)
     paper.save()

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 
 from media_pipeline import pipeline
 from projects import services
@@ -42,6 +43,9 @@ def _isolated_settings(settings: Any, tmp_path: Path) -> None:
     settings.PAPERCAST_QUEUE_SYNC = True
     settings.PAPERCAST_RETRY_BACKOFF = 0.0
     settings.PAPERCAST_WHISPER_DEVICE = "cpu"
+    # Test users' passwords need no protection; the default hasher's 1M rounds would cost seconds per test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    cache.clear()  # API throttle counters must not leak from one test into the next
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ from PIL import ImageDraw, ImageOps
 from media_pipeline.backends import ffmpeg
 from media_pipeline.backends.errors import PermanentError
 from media_pipeline.backends.images.titlecard import load_font, wrap_text
-from media_pipeline.files import delete_quietly, local_path, paper_folder, private_tempdir, save_file
+from media_pipeline.files import delete_quietly, file_sha256, local_path, paper_folder, private_tempdir, save_file
 from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import Chunk, Image, Transcription, Video
 from media_pipeline.selectors import narration_file
@@ -180,6 +180,7 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
             )
             chosen = min(max((paper.thumbnail_scene or 1) - 1, 0), len(images) - 1)
             _thumbnail(originals[chosen], paper.title, tmp / "thumbnail.jpg")
+            file_size, file_digest = out.stat().st_size, file_sha256(out)
             folder = paper_folder(paper.project_id, paper.pk) + "/video"
             for local, suffix in (
                 ("video.mp4", ".mp4"),
@@ -201,6 +202,8 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
                 width=probe.width,
                 height=probe.height,
                 settings_fingerprint=fp,
+                file_size=file_size,
+                file_sha256=file_digest,
             )
     finally:
         if video is None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from papercast.env import env_bool, env_choice, env_float, env_int, env_list, env_path
+from papercast.env import env_bool, env_choice, env_float, env_int, env_list, env_path, env_rate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,6 +27,8 @@ def test_readers_return_defaults_for_unset_or_empty(monkeypatch: pytest.MonkeyPa
         (lambda: env_float("PC_V", 1.0), "nan", "finite"),
         (lambda: env_bool("PC_V", False), "maybe", "is not a boolean"),
         (lambda: env_choice("PC_V", "a", ["a", "b"]), "c", "is not one of: a, b"),
+        (lambda: env_rate("PC_V", "1/second"), "600 per minute", "is not a rate"),
+        (lambda: env_rate("PC_V", "1/second"), "0/minute", "is not a rate"),
     ],
 )
 def test_readers_name_the_variable_and_the_problem(
@@ -51,3 +53,8 @@ def test_a_bad_setting_stops_start_up_with_its_name(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "PAPERCAST_STORAGE='ftp' is not one of: filesystem, s3" in result.stderr
+
+
+def test_a_rate_is_read_as_drf_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PC_RATE", "20/hour")
+    assert env_rate("PC_RATE", "1/second") == "20/hour"

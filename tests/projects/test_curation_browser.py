@@ -104,7 +104,15 @@ def _centre_colour(page: Any, at: float) -> list[int]:
                 if (video.readyState < 1) {
                     await new Promise(r => video.addEventListener("loadedmetadata", r, {once: true}));
                 }
+                video.scrollIntoView();
+                // 'seeked' can fire before the new frame is presented; wait for the frame itself too (with a
+                // time limit, for players that present nothing new when the frame did not change).
+                const presented = new Promise(r => {
+                    if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(() => r());
+                    setTimeout(r, 1500);
+                });
                 await new Promise(r => { video.addEventListener("seeked", r, {once: true}); video.currentTime = at; });
+                await presented;
                 const canvas = document.createElement("canvas");
                 canvas.width = video.videoWidth; canvas.height = video.videoHeight;
                 const context = canvas.getContext("2d");

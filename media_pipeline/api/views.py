@@ -1,0 +1,202 @@
+"""/api/v1/videos: what the YouTube uploader lists, claims, downloads and reports back on.
+
+Reading needs membership of the video's project (else 404); claim, published and failed need the editor
+role (else 403). The lease protocol itself lives in media_pipeline.publishing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import HttpResponseRedirect
+from django.http.response import HttpResponseBase
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from media_pipeline import publishing
+from media_pipeline.api.files import CONTENT_TYPES, download_name, is_local, presigned_url, video_field
+from media_pipeline.api.serializers import (
+    VIDEO_STATUSES,
+    ClaimedSerializer,
+    ClaimSerializer,
+    FailedSerializer,
+    PublishedSerializer,
+    VideoDetailSerializer,
+    VideoSerializer,
+    iso,
+)
+from media_pipeline.models import UploadEvent, Video
+from media_pipeline.views import stored_file_response
+from papercast.api.errors import Conflict
+from papercast.api.paging import IdFilter
+from projects import access
+from projects.api.views import require_editor
+
+
+class VideoFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=VIDEO_STATUSES, method="filter_status")
+    published = django_filters.BooleanFilter(method="filter_published", help_text="Has a YouTube id.")
+    available = django_filters.BooleanFilter(
+        method="filter_available", help_text="true: no uploader's lease holds the video now."
+    )
+    project = IdFilter(field_name="paper__project_id")
+    paper = IdFilter(field_name="paper_id")
+
+    class Meta:
+        model = Video
+        fields = ["status", "published", "available", "project", "paper"]
+
+    def filter_status(self, queryset: QuerySet[Video], name: str, value: str) -> QuerySet[Video]:
+        if value == "published":
+            return queryset.exclude(youtube_id="")
+        unpublished = queryset.filter(youtube_id="")
+        if value == "approved":
+            return unpublished.filter(approved_at__isnull=False)
+        return unpublished.filter(approved_at__isnull=True)
+
+    def filter_published(self, queryset: QuerySet[Video], name: str, value: bool) -> QuerySet[Video]:
+        return queryset.exclude(youtube_id="") if value else queryset.filter(youtube_id="")
+
+    def filter_available(self, queryset: QuerySet[Video], name: str, value: bool) -> QuerySet[Video]:
+        free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=timezone.now())
+        return queryset.filter(free) if value else queryset.exclude(free)
+
+
+_KIND = OpenApiParameter("kind", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(CONTENT_TYPES))
+_DOWNLOAD_RESPONSES: dict[Any, Any] = {
+    (status, media): OpenApiResponse(OpenApiTypes.BINARY, description=description)
+    for status, description in ((200, "The whole file."), (206, "The byte range asked for."))
+    for media in CONTENT_TYPES.values()
+}
+_DOWNLOAD_RESPONSES[302] = OpenApiResponse(description="S3 storage: a redirect to a short-lived presigned URL.")
+_DOWNLOAD_RESPONSES[416] = OpenApiResponse(description="The range asked for is outside the file.")
+
+
+@extend_schema_view(
+    list=extend_schema(tags=["videos"], description="Videos in your projects, newest first."),
+    retrieve=extend_schema(tags=["videos"], description="A video with its YouTube metadata and download links."),
+)
+class VideoViewSet(viewsets.ReadOnlyModelViewSet):
+    filterset_class = VideoFilter
+
+    def get_queryset(self) -> QuerySet[Video]:
+        queryset = (
+            access.videos_visible_to(self.request.user)
+            .select_related("paper__project", "approved_by", "published_by", "lease_holder")
+            .order_by("-created_at", "-id")
+        )
+        if self.action != "list":
+            events = UploadEvent.objects.select_related("user").order_by("created_at", "id")
+            queryset = queryset.prefetch_related(Prefetch("upload_events", events))
+        return queryset
+
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
+        return VideoSerializer if self.action == "list" else VideoDetailSerializer
+
+    def _writable(self) -> Video:
+        video = self.get_object()
+        require_editor(self.request.user, video.paper.project_id)
+        return video
+
+    def _detail(self, video: Video) -> dict[str, Any]:
+        fresh = self.get_queryset().get(pk=video.pk)
+        return dict(VideoDetailSerializer(fresh, context=self.get_serializer_context()).data)
+
+    @extend_schema(
+        tags=["videos"],
+        request=ClaimSerializer,
+        responses={200: ClaimedSerializer},
+        description=(
+            "Lease the video for an upload (editors). 409 while another uploader's lease holds, or when the "
+            "video is not approved or is published already. With `lease`, renews that lease."
+        ),
+    )
+    @action(detail=True, methods=["post"], serializer_class=ClaimSerializer)
+    def claim(self, request: Request, pk: str | None = None) -> Response:
+        video = self._writable()
+        form = ClaimSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        user: Any = request.user
+        try:
+            video = publishing.video_claim(
+                video, user=user, seconds=form.validated_data.get("seconds"), lease=form.validated_data.get("lease")
+            )
+        except publishing.PublishingError as exc:
+            raise Conflict(str(exc)) from exc
+        return Response(
+            {"lease": str(video.lease_id), "expires_at": iso(video.lease_expires_at), "video": self._detail(video)}
+        )
+
+    @extend_schema(
+        tags=["videos"],
+        request=PublishedSerializer,
+        responses={200: VideoDetailSerializer},
+        description=(
+            "Report the YouTube id of the uploaded video (editors). Idempotent: the same id again is 200 and "
+            "changes nothing; a different id is 409. The paper's curation becomes published."
+        ),
+    )
+    @action(detail=True, methods=["post"], serializer_class=PublishedSerializer)
+    def published(self, request: Request, pk: str | None = None) -> Response:
+        video = self._writable()
+        form = PublishedSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        user: Any = request.user
+        try:
+            video, _changed = publishing.video_publish(
+                video, user=user, youtube_id=form.validated_data["youtube_id"], lease=form.validated_data.get("lease")
+            )
+        except publishing.PublishingError as exc:
+            raise Conflict(str(exc)) from exc
+        return Response(self._detail(video))
+
+    @extend_schema(
+        tags=["videos"],
+        request=FailedSerializer,
+        responses={200: VideoDetailSerializer},
+        description="Report a failed upload (editors): releases the lease and keeps the reason.",
+    )
+    @action(detail=True, methods=["post"], serializer_class=FailedSerializer)
+    def failed(self, request: Request, pk: str | None = None) -> Response:
+        video = self._writable()
+        form = FailedSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        user: Any = request.user
+        try:
+            video = publishing.video_fail(
+                video, user=user, reason=form.validated_data["reason"], lease=form.validated_data.get("lease")
+            )
+        except ValueError as exc:
+            raise exceptions.ValidationError({"reason": [str(exc)]}) from exc
+        except publishing.PublishingError as exc:
+            raise Conflict(str(exc)) from exc
+        return Response(self._detail(video))
+
+    @extend_schema(
+        tags=["videos"],
+        parameters=[_KIND],
+        responses=_DOWNLOAD_RESPONSES,
+        description=(
+            "Download the MP4, SRT, WebVTT or thumbnail. Local storage: streamed, with byte ranges. S3: a "
+            "redirect to a presigned URL (fetch it without the Authorization header)."
+        ),
+    )
+    @action(detail=True, methods=["get"], url_path=r"download/(?P<kind>video|srt|vtt|thumbnail)")
+    def download(self, request: Request, pk: str | None = None, kind: str = "video") -> HttpResponseBase:
+        video = self.get_object()
+        field = video_field(video, kind)
+        if field is None or not field.storage.exists(str(field.name)):
+            raise exceptions.NotFound(f"Video {video.pk} has no {kind} file.")
+        if not is_local(field.storage):
+            return HttpResponseRedirect(presigned_url(field, video, kind))
+        response = stored_file_response(request._request, str(field.name), CONTENT_TYPES[kind])
+        response["Content-Disposition"] = f'attachment; filename="{download_name(video, kind)}"'
+        return response

@@ -1,0 +1,1 @@
+"""The REST API's shared parts: errors, schema, paging and throttles, tokens."""
