@@ -21,8 +21,9 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 setup: system-deps $(BIN)/.installed
 
-# ffmpeg/ffprobe, and fonts for title cards and burned-in captions in any script (Noto, CJK included).
-DEBIAN_PACKAGES := ffmpeg fonts-dejavu-core fonts-noto-core fonts-noto-cjk
+# ffmpeg/ffprobe, fonts for title cards and burned-in captions in any script (Noto, CJK included), and
+# espeak-ng, the offline voice piper falls back to.
+DEBIAN_PACKAGES := ffmpeg fonts-dejavu-core fonts-noto-core fonts-noto-cjk espeak-ng
 system-deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -11,14 +11,17 @@ conditional UPDATEs, so two editors pressing buttons at once cannot skip a state
 
 from __future__ import annotations
 
+from difflib import SequenceMatcher
 from typing import TYPE_CHECKING
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from media_pipeline.backends.errors import BackendError
-from media_pipeline.models import ACTIVE_STATUSES, Chunk, Image, StageRun, Summary, Video
+from media_pipeline.models import ACTIVE_STATUSES, Chunk, Image, Script, ScriptSentence, StageRun, Summary, Video
 from media_pipeline.stages import render
+from media_pipeline.text import figure_mentions, split_sentences
 from projects.models import CurationStatus, Paper
 
 if TYPE_CHECKING:
@@ -148,3 +151,62 @@ def paper_return_to_review(paper: Paper, *, user: User) -> None:
                     f"Only an approved paper can return to review; this one is {paper.curation_status}."
                 )
         Video.objects.filter(paper=paper).update(approved_at=None, approved_by=None)
+
+
+# --- Scripts ---------------------------------------------------------------------------------------------
+
+
+def script_edit(script: Script, *, section: str, text: str, user: User) -> int:
+    """Replace one section's sentences with a person's text (sentences split as narration splits them).
+
+    Sentences left as they were keep their pages and figures; a changed sentence keeps the pages of the one
+    it replaces, so it stays traceable; a new sentence has no pages (it is the person's). Returns how many
+    sentences changed. Idempotent: the same text again changes nothing.
+    """
+    wanted = [s for line in text.splitlines() for s in split_sentences(line)]
+    with transaction.atomic():
+        rows = list(ScriptSentence.objects.select_for_update().filter(script=script).order_by("index"))
+        mine = [row for row in rows if row.section == section]
+        if not mine:
+            raise CurationError(f"The script has no section {section!r}.")
+        old = [row.text for row in mine]
+        if old == wanted:
+            return 0
+        if not wanted and len(mine) == len(rows):
+            raise CurationError("The script cannot be empty: keep at least one sentence.")
+        replacement: list[ScriptSentence] = []
+        changed = 0
+        for tag, a0, a1, b0, b1 in SequenceMatcher(a=old, b=wanted, autojunk=False).get_opcodes():
+            if tag == "equal":
+                replacement.extend(mine[a0:a1])
+                continue
+            changed += max(a1 - a0, b1 - b0)
+            for offset, sentence in enumerate(wanted[b0:b1]):
+                source = mine[min(a0 + offset, a1 - 1)] if a1 > a0 else None
+                row = source if source is not None and source not in replacement else ScriptSentence(script=script)
+                row.text, row.section, row.edited = sentence, section, True
+                row.pages = list(source.pages) if source is not None else []
+                row.figures = figure_mentions(sentence)
+                replacement.append(row)
+        start = rows.index(mine[0])
+        final = rows[:start] + replacement + rows[start + len(mine) :]
+        keep = {row.pk for row in final if row.pk}
+        ScriptSentence.objects.filter(script=script).exclude(pk__in=keep).delete()
+        # Move every kept row out of the way first: (script, index) is unique.
+        ScriptSentence.objects.filter(script=script).update(index=F("index") + 1_000_000)
+        for index, row in enumerate(final):
+            row.index = index
+            row.save()
+        Script.objects.filter(pk=script.pk).update(
+            edited_by=user, edited_at=timezone.now(), words=sum(len(row.text.split()) for row in final)
+        )
+    return changed
+
+
+def script_approve(script: Script, *, user: User | None) -> bool:
+    """An editor approves the script for narration. Idempotent: False when it was approved already."""
+    return bool(
+        Script.objects.filter(pk=script.pk, approved_at__isnull=True).update(
+            approved_at=timezone.now(), approved_by=user
+        )
+    )

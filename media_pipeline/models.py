@@ -17,6 +17,8 @@ from projects.models import Paper
 class Stage(models.TextChoices):
     """The stages, in pipeline order (see pipeline.STAGE_ORDER)."""
 
+    EXTRACT = "extract", "Extract"
+    SCRIPT = "script", "Script"
     NARRATE = "narrate", "Narrate"
     TRANSCRIBE = "transcribe", "Transcribe"
     CHUNK = "chunk", "Chunk"
@@ -91,6 +93,145 @@ class StageRun(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+def _no_upload(instance: object, filename: str) -> str:  # pragma: no cover - names are always generated
+    raise RuntimeError("pipeline files are saved under generated names")
+
+
+class PaperDocument(models.Model):
+    """What the extract stage read from a paper's PDF: its metadata and sections, each paragraph with its pages.
+
+    `sections` is a list of {"title", "level", "paragraphs": [{"text", "pages"}]}; a paper's current
+    document is its newest.
+    """
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="documents")
+    input_fingerprint = models.CharField(max_length=64)
+    title = models.CharField(max_length=500, blank=True)
+    authors = models.JSONField(default=list, blank=True)
+    abstract = models.TextField(blank=True)
+    page_count = models.PositiveIntegerField(default=0)
+    sections = models.JSONField(default=list, blank=True)
+    arxiv_id = models.CharField(max_length=64, blank=True, help_text="The versioned arXiv id it was fetched as.")
+    categories = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["paper", "input_fingerprint"])]
+
+    def __str__(self) -> str:
+        return f"Document of paper {self.paper_id}: {self.title[:60]}"
+
+
+class Figure(models.Model):
+    """An image in the paper's PDF, with the caption printed under it. Scenes that mention it may show it."""
+
+    document = models.ForeignKey(PaperDocument, on_delete=models.CASCADE, related_name="figures")
+    number = models.PositiveIntegerField(null=True, blank=True, help_text="3 for 'Figure 3'; empty: unnumbered.")
+    label = models.CharField(max_length=40, blank=True)
+    caption = models.TextField(blank=True)
+    page = models.PositiveIntegerField()
+    file = models.FileField(upload_to=_no_upload, max_length=500)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["document", "page", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.label or 'Figure'} (page {self.page})"
+
+
+class Script(models.Model):
+    """The narration written from a paper, sentence by sentence. The paper's current script is its newest.
+
+    A person's edits are kept on re-runs (the script stage does not replace an edited script unless forced).
+    approved_at gates narration when the project asks for review.
+    """
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="scripts")
+    input_fingerprint = models.CharField(max_length=64)
+    backend = models.CharField(max_length=40)
+    model = models.CharField(max_length=200, blank=True)
+    target_minutes = models.PositiveSmallIntegerField()
+    words = models.PositiveIntegerField(default=0)
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    edited_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Script {self.pk} of paper {self.paper_id} ({self.words} words)"
+
+
+class ScriptSentence(models.Model):
+    """One sentence of a script, with the pages of the paper it came from and the figures it mentions."""
+
+    script = models.ForeignKey(Script, on_delete=models.CASCADE, related_name="sentences")
+    index = models.PositiveIntegerField()
+    section = models.CharField(max_length=300, blank=True)
+    text = models.TextField()
+    pages = models.JSONField(default=list, blank=True)
+    figures = models.JSONField(default=list, blank=True, help_text="Numbers of the figures the sentence mentions.")
+    edited = models.BooleanField(default=False, help_text="A person wrote or changed this sentence.")
+
+    class Meta:
+        ordering = ["script", "index"]
+        constraints = [models.UniqueConstraint(fields=["script", "index"], name="scriptsentence_unique_index")]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+
+class SpokenSentence(models.Model):
+    """One sentence as one voice spoke it. narrate reuses these: a re-run, a resumed run or an edit of one
+    sentence speaks only what is new."""
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="spoken_sentences")
+    key = models.CharField(max_length=64, help_text="sha256 of the voice's identity and the spoken text.")
+    file = models.FileField(upload_to=_no_upload, max_length=500)
+    duration = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["paper", "key"], name="spokensentence_unique_key")]
+
+    def __str__(self) -> str:
+        return f"Spoken sentence {self.key[:12]} of paper {self.paper_id}"
+
+
+class ArxivRecord(models.Model):
+    """What papercast fetched from arXiv, kept so that the same paper is never fetched twice."""
+
+    arxiv_id = models.CharField(max_length=64, unique=True, help_text="Versioned, e.g. 2202.08906v2.")
+    base_id = models.CharField(max_length=64, db_index=True, help_text="Without the version.")
+    title = models.TextField()
+    authors = models.JSONField(default=list)
+    abstract = models.TextField(blank=True)
+    categories = models.JSONField(default=list)
+    published = models.CharField(max_length=40, blank=True)
+    pdf = models.FileField(upload_to=_no_upload, max_length=500, blank=True)
+    pdf_sha256 = models.CharField(max_length=64, blank=True)
+    fetched_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-fetched_at"]
+
+    def __str__(self) -> str:
+        return f"arXiv:{self.arxiv_id}"
 
 
 class Transcription(models.Model):
@@ -229,10 +370,6 @@ class Summary(models.Model):
 
     def __str__(self) -> str:
         return self.summary[:80]
-
-
-def _no_upload(instance: object, filename: str) -> str:  # pragma: no cover - names are always generated
-    raise RuntimeError("pipeline files are saved under generated names")
 
 
 class Image(models.Model):

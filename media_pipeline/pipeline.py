@@ -32,8 +32,18 @@ from django.utils import timezone
 
 from media_pipeline.backends.errors import BackendError, PermanentError, TransientError
 from media_pipeline.models import ACTIVE_STATUSES, RunStatus, Stage, StageRun
-from media_pipeline.stages import StageResult, chunk, illustrate, narrate, render, summarize, transcribe
-from projects.models import Paper, SourceKind
+from media_pipeline.stages import (
+    StageResult,
+    chunk,
+    extract,
+    illustrate,
+    narrate,
+    render,
+    script,
+    summarize,
+    transcribe,
+)
+from projects.models import DOCUMENT_KINDS, Paper, SourceKind
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -41,6 +51,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STAGE_ORDER: tuple[Stage, ...] = (
+    Stage.EXTRACT,
+    Stage.SCRIPT,
     Stage.NARRATE,
     Stage.TRANSCRIBE,
     Stage.CHUNK,
@@ -49,6 +61,8 @@ STAGE_ORDER: tuple[Stage, ...] = (
     Stage.RENDER,
 )
 STAGE_MODULES: dict[str, ModuleType] = {
+    Stage.EXTRACT: extract,
+    Stage.SCRIPT: script,
     Stage.NARRATE: narrate,
     Stage.TRANSCRIBE: transcribe,
     Stage.CHUNK: chunk,
@@ -69,6 +83,10 @@ class PipelineBusy(PipelineError):
     pass
 
 
+class PipelineGated(PipelineError):
+    """The next stage waits for a person (the script's approval)."""
+
+
 @dataclass(frozen=True)
 class RunEvent:
     run_id: int
@@ -86,10 +104,26 @@ _inline_queue: ContextVar[list[int] | None] = ContextVar("pipeline_inline_queue"
 
 
 def stages_for(paper: Paper) -> list[Stage]:
-    """The stages a paper goes through: audio papers have their narration already."""
+    """The stages a paper goes through: audio papers have their narration already; text papers are their
+    own script; papers from a PDF or arXiv are read and scripted first."""
     if paper.source_kind == SourceKind.AUDIO:
-        return [s for s in STAGE_ORDER if s != Stage.NARRATE]
-    return list(STAGE_ORDER)
+        return list(STAGE_ORDER[STAGE_ORDER.index(Stage.TRANSCRIBE) :])
+    if paper.source_kind in DOCUMENT_KINDS:
+        return list(STAGE_ORDER)
+    return list(STAGE_ORDER[STAGE_ORDER.index(Stage.NARRATE) :])
+
+
+def gate_closed(paper: Paper) -> str | None:
+    """Why narration must wait (the project reviews scripts and this one is not approved), or None."""
+    if paper.source_kind not in DOCUMENT_KINDS or not paper.project.script_review:
+        return None
+    current = script.script_current(paper)
+    if current is not None and current.approved_at is None:
+        return (
+            "The script waits for an editor's approval before it is narrated (the project reviews scripts): "
+            "read it on the paper's page, edit it if needed, and approve it."
+        )
+    return None
 
 
 def queue_for(stage: str) -> str:
@@ -173,6 +207,10 @@ def pipeline_start(
         first = first_stale_stage(paper, stages)
     if first is None:
         return None
+    if first == Stage.NARRATE:
+        waiting = gate_closed(paper)
+        if waiting:
+            raise PipelineGated(waiting)
     return _create_run(paper, first, force=start is not None, until=stop, requested_by=requested_by)
 
 
@@ -379,7 +417,10 @@ def _next_stage(run: StageRun) -> Stage | None:
         return None
     stages = stages_for(run.paper)
     position = stages.index(Stage(run.stage))
-    return stages[position + 1] if position + 1 < len(stages) else None
+    following = stages[position + 1] if position + 1 < len(stages) else None
+    if following == Stage.NARRATE and gate_closed(run.paper):
+        return None  # the pipeline resumes when an editor approves the script
+    return following
 
 
 def _fail(run: StageRun, error: str) -> None:

@@ -230,6 +230,8 @@ def _fit_tags(tags: list[str]) -> list[str]:
 def _summary_text(paper: Paper, summaries: list[str]) -> str:
     if paper.description.strip():
         return paper.description.strip()
+    if paper.abstract.strip():
+        return paper.abstract.strip()
     parts: list[str] = []
     for summary in summaries:
         text = " ".join(summary.split())
@@ -241,11 +243,26 @@ def _summary_text(paper: Paper, summaries: list[str]) -> str:
 
 
 def _credits(video: Video) -> list[str]:
-    images = Image.objects.filter(chunk__paper_id=video.paper_id, selected=True).values_list("backend", "model")
-    makers = sorted({f"{backend} ({model})" if model else backend for backend, model in images})
+    paper = video.paper
+    images = list(
+        Image.objects.filter(chunk__paper_id=video.paper_id, selected=True).values_list("backend", "model", "params")
+    )
+    makers = sorted(
+        {f"{backend} ({model})" if model else backend for backend, model, _ in images if backend != "figure"}
+    )
+    figures = sorted(
+        {int(params["figure"]) for backend, _, params in images if backend == "figure" and params.get("figure")}
+    )
     lines = ["Narrated with synthetic speech and illustrated with generated images, made with papercast."]
     if makers:
         lines.append(f"Images: {', '.join(makers)}.")
+    if paper.arxiv_id:
+        lines.append(f"The paper: https://arxiv.org/abs/{paper.arxiv_id}")
+    if figures:
+        by = f" by {', '.join(paper.authors[:3])}{' et al.' if len(paper.authors) > 3 else ''}" if paper.authors else ""
+        which = ", ".join(str(n) for n in figures)
+        source = f"arXiv:{paper.arxiv_id}" if paper.arxiv_id else "the paper"
+        lines.append(f"Figure{'s' if len(figures) > 1 else ''} {which} from “{paper.title}”{by} ({source}).")
     return lines
 
 

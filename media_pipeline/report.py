@@ -9,8 +9,16 @@ from typing import Any
 
 from django.db.models.fields.files import FieldFile
 
+from media_pipeline.models import ScriptSentence
 from media_pipeline.pipeline import latest_runs, stages_for
-from media_pipeline.selectors import chunks_with_outputs, narration_file, transcription_current, video_current
+from media_pipeline.selectors import (
+    chunks_with_outputs,
+    document_current,
+    narration_file,
+    scene_sources,
+    transcription_current,
+    video_current,
+)
 from projects.models import Paper
 
 
@@ -54,6 +62,7 @@ def paper_report(paper: Paper, files: LocalFiles | None = None) -> dict[str, Any
         else []
     )
     scenes = []
+    sources = scene_sources(paper)
     for chunk in chunks_with_outputs(paper):
         summary = getattr(chunk, "summary", None)
         selected_images = getattr(chunk, "selected_images", [])  # set by the Prefetch in chunks_with_outputs
@@ -71,13 +80,28 @@ def paper_report(paper: Paper, files: LocalFiles | None = None) -> dict[str, Any
                 "image_backend": selected.backend if selected else None,
                 "image_model": selected.model if selected else None,
                 "image_error": chunk.image_error or None,
+                "pages": sources[chunk.index].pages if chunk.index in sources else [],
+                "figures": sources[chunk.index].figures if chunk.index in sources else [],
             }
         )
     video = video_current(paper)
+    document = document_current(paper)
     return {
         "paper": paper.pk,
         "title": paper.title,
         "project": paper.project.slug,
+        "source": {
+            "kind": paper.source_kind,
+            "arxiv_id": (document.arxiv_id if document and document.arxiv_id else paper.arxiv_id) or None,
+            "authors": list(paper.authors),
+            "abstract": paper.abstract or None,
+            "pages": document.page_count if document else None,
+            "figures": [
+                {"number": f.number, "caption": f.caption, "page": f.page, "image": files.path(f.file)}
+                for f in (document.figures.order_by("page", "id") if document else [])
+            ],
+        },
+        "script": _script(paper),
         "stages": stages,
         "audio": files.path(narration_file(paper)),
         "duration": transcription.duration if transcription else None,
@@ -91,3 +115,24 @@ def paper_report(paper: Paper, files: LocalFiles | None = None) -> dict[str, Any
         "thumbnail": files.path(video.thumbnail) if video else None,
         "chapters": video.chapters if video else [],
     }
+
+
+def _script(paper: Paper) -> list[dict[str, Any]]:
+    """The narration's sentences with their pages and where they are spoken (papers from a PDF or arXiv)."""
+    spans = {int(s["sentence"]): s for s in paper.narration_spans or [] if isinstance(s, dict) and s.get("sentence")}
+    from media_pipeline.stages.script import script_current
+
+    script = script_current(paper)
+    if script is None:
+        return []
+    return [
+        {
+            "text": sentence.text,
+            "section": sentence.section,
+            "pages": sentence.pages,
+            "figures": sentence.figures,
+            "start": spans[sentence.pk]["start"] if sentence.pk in spans else None,
+            "end": spans[sentence.pk]["end"] if sentence.pk in spans else None,
+        }
+        for sentence in ScriptSentence.objects.filter(script=script).order_by("index")
+    ]

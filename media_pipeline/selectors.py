@@ -8,7 +8,19 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 from django.db.models.fields.files import FieldFile
 
-from media_pipeline.models import ACTIVE_STATUSES, Chunk, Image, Segment, StageRun, Summary, Transcription, Video
+from media_pipeline.models import (
+    ACTIVE_STATUSES,
+    Chunk,
+    Figure,
+    Image,
+    PaperDocument,
+    ScriptSentence,
+    Segment,
+    StageRun,
+    Summary,
+    Transcription,
+    Video,
+)
 from projects.models import Paper, SourceKind
 
 
@@ -104,6 +116,23 @@ class SceneRow:
     summary: Summary | None
     candidates: list[Image]
     flagged: list[Segment] = field(default_factory=list)
+    pages: list[int] = field(default_factory=list)
+
+    @property
+    def pages_label(self) -> str:
+        """The pages of the paper the scene's narration came from, as "p. 3" or "pp. 3-5, 7"."""
+        if not self.pages:
+            return ""
+        runs: list[str] = []
+        start = previous = self.pages[0]
+        for page in [*self.pages[1:], None]:
+            if page is not None and page == previous + 1:
+                previous = page
+                continue
+            runs.append(str(start) if start == previous else f"{start}–{previous}")
+            if page is not None:
+                start = previous = page
+        return ("p. " if len(self.pages) == 1 else "pp. ") + ", ".join(runs)
 
     @property
     def selected(self) -> Image | None:
@@ -127,9 +156,68 @@ def scene_rows(paper: Paper) -> list[SceneRow]:
     rows = [
         SceneRow(chunk, getattr(chunk, "summary", None), list(getattr(chunk, "all_images", []))) for chunk in chunks
     ]
+    sources = scene_sources(paper, [(row.chunk.index, row.chunk.start) for row in rows]) if rows else {}
+    for row in rows:
+        row.pages = sources[row.chunk.index].pages if row.chunk.index in sources else []
     transcription = transcription_current(paper)
     if transcription is not None and rows:
         flagged = list(transcription.segments.exclude(flag="").order_by("start"))
         for row in rows:
             row.flagged = [s for s in flagged if s.start < row.chunk.end and s.end > row.chunk.start]
     return rows
+
+
+@dataclass
+class SceneSource:
+    """Where a scene's narration came from: the script sentences it shows, their pages and the figures
+    they mention (a figure belongs to the scene in which the mentioning sentence is mostly spoken)."""
+
+    sentences: list[ScriptSentence] = field(default_factory=list)
+    pages: list[int] = field(default_factory=list)
+    figures: list[int] = field(default_factory=list)
+
+
+def scene_sources(paper: Paper, chunks: list[tuple[int, float]] | None = None) -> dict[int, SceneSource]:
+    """For each scene (by index): its script sentences, pages and mentioned figures, from the narration's
+    sentence spans. Empty for papers without a script (text and audio papers)."""
+    spans = [s for s in paper.narration_spans or [] if isinstance(s, dict) and s.get("sentence")]
+    if not spans:
+        return {}
+    if chunks is None:
+        chunks = list(Chunk.objects.filter(paper=paper).order_by("index").values_list("index", "start"))
+    if not chunks:
+        return {}
+    sentences = ScriptSentence.objects.in_bulk([int(s["sentence"]) for s in spans])
+    starts = [0.0] + [start for _, start in chunks[1:]]
+    ends = [start for _, start in chunks[1:]] + [float("inf")]
+    out = {index: SceneSource() for index, _ in chunks}
+    for span in spans:
+        sentence = sentences.get(int(span["sentence"]))
+        if sentence is None:
+            continue
+        begin, finish = float(span["start"]), float(span["end"])
+        middle = (begin + finish) / 2
+        for (index, _), low, high in zip(chunks, starts, ends, strict=True):
+            if min(finish, high) - max(begin, low) > 0.05:
+                source = out[index]
+                source.sentences.append(sentence)
+                source.pages = sorted({*source.pages, *[int(p) for p in sentence.pages]})
+            if low <= middle < high:
+                out[index].figures = [
+                    *out[index].figures,
+                    *[f for f in sentence.figures if f not in out[index].figures],
+                ]
+    return out
+
+
+def document_current(paper: Paper) -> PaperDocument | None:
+    return PaperDocument.objects.filter(paper=paper).order_by("-created_at", "-id").first()
+
+
+def figures_of(paper: Paper) -> dict[int, Figure]:
+    """The current document's numbered figures by number."""
+    document = document_current(paper)
+    if document is None:
+        return {}
+    rows = Figure.objects.filter(document=document, number__isnull=False).order_by("page", "id")
+    return {int(f.number): f for f in rows if f.number is not None}

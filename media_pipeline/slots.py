@@ -69,3 +69,26 @@ def request_slot(server: str, *, limit: int, read_timeout: float, retries: int) 
     lease = read_timeout * (retries + 2) + 60
     with server_slot(server, limit=limit, lease_seconds=lease, wait_seconds=lease):
         yield
+
+
+def wait_turn(server: str, *, interval: float, max_wait: float = 600.0) -> None:
+    """Wait until this worker may send its next request to `server`: at most one per `interval` seconds,
+    counted across every worker on every machine (one slot row whose expiry is the next allowed moment)."""
+    if interval <= 0:
+        return
+    _ensure(server, 1)
+    deadline = time.monotonic() + max_wait
+    while True:
+        now = timezone.now()
+        taken = (
+            ServerSlot.objects.filter(server=server, slot=0)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__lte=now))
+            .update(holder="rate", expires_at=now + timedelta(seconds=interval))
+        )
+        if taken:
+            return
+        if time.monotonic() >= deadline:
+            raise TransientError(f"No turn to ask {server} came within {max_wait:.0f} s.")
+        next_at = ServerSlot.objects.filter(server=server, slot=0).values_list("expires_at", flat=True).first()
+        pause = (next_at - now).total_seconds() if next_at else interval
+        time.sleep(min(max(pause, 0.01), interval))

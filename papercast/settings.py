@@ -235,7 +235,17 @@ PAPERCAST_WHISPER_BEAM_SIZE = env_int("PAPERCAST_WHISPER_BEAM_SIZE", 0, minimum=
 # Re-decode at higher temperatures when a segment looks like a repetition loop (whisper's own default).
 PAPERCAST_WHISPER_TEMPERATURE_FALLBACK = env_bool("PAPERCAST_WHISPER_TEMPERATURE_FALLBACK", True)
 PAPERCAST_WHISPER_THREADS = env_int("PAPERCAST_WHISPER_THREADS", 0, minimum=0)
-PAPERCAST_TTS_BACKEND = env_choice("PAPERCAST_TTS_BACKEND", "piper", ["piper"])
+PAPERCAST_TTS_BACKEND = env_choice("PAPERCAST_TTS_BACKEND", "piper", ["piper", "espeak", "openai"])
+# A piper voice that is not installed falls back to espeak-ng (when installed) unless this is "none".
+PAPERCAST_TTS_FALLBACK = env_choice("PAPERCAST_TTS_FALLBACK", "espeak", ["espeak", "none"])
+PAPERCAST_ESPEAK = env_str("PAPERCAST_ESPEAK", "espeak-ng")
+PAPERCAST_ESPEAK_VOICE = env_str("PAPERCAST_ESPEAK_VOICE", "en-us")
+# OpenAI-compatible speech servers (OpenAI, Kokoro-FastAPI): the API base ending in /v1.
+PAPERCAST_TTS_URL = env_str("PAPERCAST_TTS_URL", "https://api.openai.com/v1").rstrip("/")
+PAPERCAST_TTS_MODEL = env_str("PAPERCAST_TTS_MODEL", "tts-1")
+PAPERCAST_TTS_VOICE = env_str("PAPERCAST_TTS_VOICE", "alloy")
+PAPERCAST_TTS_API_KEY = env_optional_str("PAPERCAST_TTS_API_KEY")
+PAPERCAST_TTS_READ_TIMEOUT = env_float("PAPERCAST_TTS_READ_TIMEOUT", 120.0, minimum=1.0)
 PAPERCAST_PIPER_VOICE = env_str("PAPERCAST_PIPER_VOICE", "en_US-joe-medium")
 PAPERCAST_PIPER_VOICES_DIR = env_path("PAPERCAST_PIPER_VOICES_DIR", DATA_DIR / "voices", base=BASE_DIR)
 PAPERCAST_LLM_BACKEND = env_choice("PAPERCAST_LLM_BACKEND", "extractive", ["extractive", "ollama", "openai"])
@@ -280,6 +290,16 @@ PAPERCAST_COMFYUI_WORKFLOW = env_optional_str("PAPERCAST_COMFYUI_WORKFLOW")
 PAPERCAST_DIFFUSERS_DEVICE = env_str("PAPERCAST_DIFFUSERS_DEVICE", "auto")
 PAPERCAST_DIFFUSERS_DTYPE = env_choice("PAPERCAST_DIFFUSERS_DTYPE", "auto", ["auto", "float16", "bfloat16", "float32"])
 PAPERCAST_FONT = env_optional_str("PAPERCAST_FONT")
+
+# Papers as PDFs: read in a child process under these limits (see media_pipeline.backends.pdf).
+PAPERCAST_PDF_MAX_MB = env_int("PAPERCAST_PDF_MAX_MB", 100, minimum=1)
+PAPERCAST_PDF_MAX_PAGES = env_int("PAPERCAST_PDF_MAX_PAGES", 300, minimum=1)
+PAPERCAST_PDF_MEMORY_MB = env_int("PAPERCAST_PDF_MEMORY_MB", 1024, minimum=256)
+PAPERCAST_PDF_TIMEOUT = env_int("PAPERCAST_PDF_TIMEOUT", 180, minimum=5)
+# arXiv: the export API's base URL (a mirror, or a stand-in in tests), and its rate limit.
+PAPERCAST_ARXIV_URL = env_str("PAPERCAST_ARXIV_URL", "https://export.arxiv.org").rstrip("/")
+PAPERCAST_ARXIV_INTERVAL = env_float("PAPERCAST_ARXIV_INTERVAL", 3.0, minimum=0.0)
+PAPERCAST_ARXIV_TIMEOUT = env_float("PAPERCAST_ARXIV_TIMEOUT", 60.0, minimum=1.0)
 
 # Limits on what users hand in.
 PAPERCAST_MAX_TEXT_CHARS = env_int("PAPERCAST_MAX_TEXT_CHARS", 200_000, minimum=100)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
@@ -19,7 +21,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from projects import access
-from projects.models import Membership, Paper, Project
+from projects.models import Membership, Paper, Project, SourceKind
 from projects.paper_page import PaperPageMixin
 
 
@@ -163,14 +165,51 @@ class MembershipAdmin(ProjectScopedAdmin):
         return self.has_change_permission(request, obj)
 
 
+class PaperForm(forms.ModelForm):
+    """What a paper needs for its kind: a text or a file, an audio or PDF file, or an arXiv identifier."""
+
+    class Meta:
+        model = Paper
+        fields = [
+            "project", "title", "description", "source_kind", "source_text", "source_file", "source_filename",
+            "arxiv_id", "script_minutes", "thumbnail_scene",
+        ]  # fmt: skip
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        kind = data.get("source_kind")
+        has_file = bool(data.get("source_file"))
+        if kind == SourceKind.TEXT and not (data.get("source_text") or "").strip() and not has_file:
+            self.add_error("source_text", "Type the text to narrate, or upload a text or Markdown file.")
+        if kind in (SourceKind.AUDIO, SourceKind.PDF) and not has_file:
+            self.add_error("source_file", f"Upload the {'narration audio' if kind == SourceKind.AUDIO else 'PDF'}.")
+        if kind == SourceKind.ARXIV:
+            from media_pipeline.backends.arxiv import parse_arxiv_id
+
+            try:
+                data["arxiv_id"] = str(parse_arxiv_id(data.get("arxiv_id") or ""))
+            except ValueError as exc:
+                self.add_error("arxiv_id", str(exc))
+        upload = data.get("source_file")
+        size = getattr(upload, "size", None)
+        if size is not None and size > settings.PAPERCAST_MAX_UPLOAD_BYTES:
+            self.add_error(
+                "source_file", f"The file is over the upload limit ({settings.PAPERCAST_MAX_UPLOAD_BYTES // 2**20} MB)."
+            )
+        return data
+
+
 @admin.register(Paper)
 class PaperAdmin(PaperPageMixin, ProjectScopedAdmin):
+    form = PaperForm
     list_display = ["title", "project", "source_kind", "curation_status", "pipeline_status", "created_at"]
     list_filter = ["source_kind", "curation_status", ("project", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["project"]
     search_fields = ["title"]
     readonly_fields = [
         "curation_status",
+        "authors",
+        "abstract",
         "narration_audio",
         "narration_fingerprint",
         "created_by",
@@ -181,7 +220,7 @@ class PaperAdmin(PaperPageMixin, ProjectScopedAdmin):
     ]
     fields = [
         "project", "title", "description", "source_kind", "source_text", "source_file", "source_filename",
-        "thumbnail_scene",
+        "arxiv_id", "script_minutes", "authors", "abstract", "thumbnail_scene",
         "curation_status", "narration_audio", "narration_fingerprint", "created_by", "created_at", "updated_at",
         "pipeline_runs", "llm_usage",
     ]  # fmt: skip

@@ -105,6 +105,24 @@ class Project(models.Model):
         validators=[MinValueValidator(2.0), MaxValueValidator(120.0)],
         help_text="Longest a scene may run before a new image is shown.",
     )
+    script_minutes = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text="Length of the narration written from a paper (PDF or arXiv), in minutes.",
+    )
+    script_review = models.BooleanField(
+        default=False, help_text="Narration waits until an editor approves the script written from a paper."
+    )
+    tts_voice = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Voice: a piper voice name or .onnx path, or the speech server's voice; empty: the server default.",
+    )
+    tts_rate = models.FloatField(
+        default=1.0,
+        validators=[MinValueValidator(0.5), MaxValueValidator(2.0)],
+        help_text="Speaking rate: 1 is the voice's own, 1.2 is 20 % faster.",
+    )
     # What the YouTube uploader is told about this project's videos (see media_pipeline.publishing).
     youtube_category_id = models.CharField(
         max_length=4,
@@ -161,6 +179,11 @@ class Project(models.Model):
             return self.image_width, self.image_height
         return self.video_width, self.video_height
 
+    @property
+    def words_per_minute(self) -> float:
+        """How many words a minute of this project's narration holds (about 150 at rate 1)."""
+        return 150.0 * self.tts_rate
+
 
 class Membership(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
@@ -179,8 +202,14 @@ class Membership(models.Model):
 
 
 class SourceKind(models.TextChoices):
-    TEXT = "text", "Text"
+    TEXT = "text", "Text or Markdown"
     AUDIO = "audio", "Audio"
+    PDF = "pdf", "PDF"
+    ARXIV = "arxiv", "arXiv"
+
+
+# Papers read from a document (a PDF, uploaded or fetched from arXiv) go through extract and script first.
+DOCUMENT_KINDS = (SourceKind.PDF, SourceKind.ARXIV)
 
 
 class CurationStatus(models.TextChoices):
@@ -212,11 +241,30 @@ class Paper(models.Model):
     source_text = models.TextField(blank=True, help_text="The text to narrate, when typed in rather than uploaded.")
     source_file = models.FileField(upload_to=paper_upload_to, blank=True, max_length=500)
     source_filename = models.CharField(max_length=300, blank=True, help_text="The uploaded file's original name.")
+    title_from_source = models.BooleanField(
+        default=False, help_text="Nobody gave a title: the extract stage takes the one printed on the paper."
+    )
+    arxiv_id = models.CharField(
+        max_length=64, blank=True, help_text="The arXiv identifier, e.g. 2202.08906 or hep-th/9901001v2."
+    )
+    authors = models.JSONField(default=list, blank=True, help_text="The paper's authors, as read from it.")
+    abstract = models.TextField(blank=True, help_text="The paper's abstract, as read from it.")
+    script_minutes = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text="Length of the narration written from this paper; empty: the project's.",
+    )
     narration_audio = models.FileField(
         blank=True, max_length=500, help_text="Narration made by the narrate stage (audio papers use their upload)."
     )
     narration_fingerprint = models.CharField(
         max_length=64, blank=True, help_text="Fingerprint of the inputs the narration audio was made from."
+    )
+    narration_spans = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Where each spoken sentence is in the narration: [{i, sentence, start, end}] in seconds.",
     )
     description = models.TextField(
         blank=True,

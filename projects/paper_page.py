@@ -17,10 +17,10 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_GET, require_POST
 
 from media_pipeline import curation, selectors
-from media_pipeline.models import ACTIVE_STATUSES, Chunk, Image, StageRun, Video
+from media_pipeline.models import ACTIVE_STATUSES, Chunk, Image, Script, ScriptSentence, StageRun, Video
 from media_pipeline.pipeline import PipelineError, pipeline_start, regenerate_images, stages_for
 from projects import access
-from projects.models import CurationStatus, Paper
+from projects.models import DOCUMENT_KINDS, CurationStatus, Paper
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -67,6 +67,32 @@ class PaperPageMixin(_Base):
             "can_submit": can_edit and status == CurationStatus.DRAFT,
             "can_approve": can_edit and status in (CurationStatus.DRAFT, CurationStatus.IN_REVIEW),
             "can_return": can_edit and status == CurationStatus.APPROVED,
+            **self._script_context(paper),
+        }
+
+    @staticmethod
+    def _script_context(paper: Paper) -> dict[str, Any]:
+        if paper.source_kind not in DOCUMENT_KINDS:
+            return {"is_document": False}
+        from media_pipeline.pipeline import gate_closed
+        from media_pipeline.stages.script import script_current
+
+        document = selectors.document_current(paper)
+        script = script_current(paper)
+        sections: list[tuple[str, list[ScriptSentence]]] = []
+        if script is not None:
+            for sentence in ScriptSentence.objects.filter(script=script).order_by("index"):
+                if not sections or sections[-1][0] != sentence.section:
+                    sections.append((sentence.section, []))
+                sections[-1][1].append(sentence)
+        return {
+            "is_document": True,
+            "document": document,
+            "figure_count": document.figures.count() if document else 0,
+            "script": script,
+            "script_sections": sections,
+            "script_minutes": script.words / paper.project.words_per_minute if script else 0,
+            "script_waiting": gate_closed(paper),
         }
 
     # --- URLs ----------------------------------------------------------------------------------------
@@ -89,6 +115,8 @@ class PaperPageMixin(_Base):
             path(
                 "<int:paper_id>/images/<int:image_id>/select/", wrap(self.image_select_view), name=f"{name}image_select"
             ),
+            path("<int:paper_id>/script/edit/", wrap(self.script_edit_view), name=f"{name}script_edit"),
+            path("<int:paper_id>/script/approve/", wrap(self.script_approve_view), name=f"{name}script_approve"),
         ]
         return own + super().get_urls()
 
@@ -224,3 +252,45 @@ class PaperPageMixin(_Base):
             self.log_change(request, paper, f"Chose image {image.pk} for scene {scene}")
             messages.success(request, f"Scene {scene}: image {image.pk} is used. Render to update the video.")
         return self._back(paper, f"scene-{scene}")
+
+    # --- Script --------------------------------------------------------------------------------------
+
+    def _script(self, paper: Paper) -> Script:
+        from media_pipeline.stages.script import script_current
+
+        script = script_current(paper)
+        if script is None:
+            raise Http404("This paper has no script.")
+        return script
+
+    @method_decorator(require_POST)
+    def script_edit_view(self, request: HttpRequest, paper_id: int) -> HttpResponse:
+        paper = access.paper_for(request.user, paper_id, write=True)
+        script = self._script(paper)
+        section = request.POST.get("section", "")
+        try:
+            changed = curation.script_edit(
+                script,
+                section=section,
+                text=request.POST.get("text", ""),
+                user=request.user,  # type: ignore[arg-type]
+            )
+        except curation.CurationError as exc:
+            messages.error(request, str(exc))
+            return self._back(paper, "script")
+        if changed:
+            self.log_change(request, paper, f"Edited {changed} sentence(s) of the script's section {section!r}")
+            messages.success(request, f"Saved the section {section or 'Opening'!r}: {changed} sentence(s) changed.")
+        else:
+            messages.info(request, "Nothing changed in the script.")
+        return self._back(paper, "script")
+
+    @method_decorator(require_POST)
+    def script_approve_view(self, request: HttpRequest, paper_id: int) -> HttpResponse:
+        paper = access.paper_for(request.user, paper_id, write=True)
+        script = self._script(paper)
+        if curation.script_approve(script, user=request.user):  # type: ignore[arg-type]
+            self.log_change(request, paper, f"Approved script {script.pk} for narration")
+            messages.success(request, "Approved the script.")
+        self._start(request, paper, None, "Narrated the approved script")
+        return self._back(paper, "pipeline")

@@ -136,3 +136,76 @@ def paper_create_from_audio(
     paper.source_file.save(filename, django_file, save=False)
     paper.save()
     return paper
+
+
+def _document_paper(
+    *, project: Project, kind: SourceKind, title: str, fallback_title: str, created_by: User | None, description: str,
+    script_minutes: int | None,
+) -> Paper:  # fmt: skip
+    if script_minutes is not None and not 1 <= script_minutes <= 60:
+        raise ValidationError("A script is 1 to 60 minutes long.")
+    given = " ".join(title.split())
+    return Paper(
+        project=project,
+        title=_clean_title(given or fallback_title),
+        title_from_source=not given,
+        source_kind=kind,
+        created_by=created_by,
+        description=description.strip(),
+        script_minutes=script_minutes,
+    )
+
+
+def paper_create_from_pdf(
+    *,
+    project: Project,
+    file: IO[bytes],
+    filename: str,
+    title: str = "",
+    created_by: User | None = None,
+    description: str = "",
+    script_minutes: int | None = None,
+) -> Paper:
+    """A paper from a PDF, stored as uploaded; the extract stage reads it (and reports a PDF it cannot read).
+
+    Without a title, the one printed on the paper is taken when it is read. Not idempotent.
+    """
+    django_file = File(file, name=filename)
+    _check_size(django_file.size)
+    stem = filename.rsplit(".", 1)[0].replace("_", " ").replace("-", " ").strip() or "Untitled paper"
+    paper = _document_paper(
+        project=project, kind=SourceKind.PDF, title=title, fallback_title=stem, created_by=created_by,
+        description=description, script_minutes=script_minutes,
+    )  # fmt: skip
+    paper.source_filename = filename[:300]
+    paper.source_file.save(filename, django_file, save=False)
+    paper.save()
+    return paper
+
+
+def paper_create_from_arxiv(
+    *,
+    project: Project,
+    arxiv_id: str,
+    title: str = "",
+    created_by: User | None = None,
+    description: str = "",
+    script_minutes: int | None = None,
+) -> Paper:
+    """A paper from an arXiv identifier (never a URL: refused here, before anything is stored or fetched).
+
+    Nothing is fetched now: the extract stage does that, politely and once. Not idempotent.
+    """
+    from media_pipeline.backends.arxiv import parse_arxiv_id
+
+    try:
+        identifier = parse_arxiv_id(arxiv_id)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+    paper = _document_paper(
+        project=project, kind=SourceKind.ARXIV, title=title, fallback_title=f"arXiv:{identifier}",
+        created_by=created_by, description=description, script_minutes=script_minutes,
+    )  # fmt: skip
+    paper.arxiv_id = str(identifier)
+    paper.save()
+    return paper

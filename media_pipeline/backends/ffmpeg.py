@@ -161,6 +161,23 @@ def decode_audio_to_file(path: Path, probe: AudioProbe, out: Path, *, max_second
     return samples
 
 
+def audio_to_wav(path: Path, out: Path, *, sample_rate: int | None = None) -> None:
+    """Any allowed audio as a mono 16-bit PCM WAV (at its own rate unless one is given), its format forced."""
+    probe = probe_audio(path)
+    args = [
+        _ffmpeg(), "-nostdin", "-v", "error", "-protocol_whitelist", "file",
+        "-format_whitelist", AUDIO_FORMAT_WHITELIST, "-f", probe.force_format, "-i", "file:" + str(path),
+        "-vn", "-ac", "1", "-acodec", "pcm_s16le",
+    ]  # fmt: skip
+    if sample_rate:
+        args += ["-ar", str(sample_rate)]
+    args += ["-f", "wav", "-y", "file:" + str(out)]
+    proc = run(args, timeout=_timeout())
+    if proc.returncode != 0:
+        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no detail"]
+        raise PermanentError(f"The audio could not be converted ({detail[0]}).")
+
+
 def probe_video(path: Path) -> VideoProbe:
     """Facts about a video papercast made, for validating it before it is published."""
     data = _probe_json(path, format_whitelist="mov")

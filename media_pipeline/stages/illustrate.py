@@ -38,7 +38,8 @@ from media_pipeline.backends.images import ImageGenerator, ImageRequest, ImageRe
 from media_pipeline.backends.images.png import NotPNG, with_text
 from media_pipeline.files import delete_quietly, generated_name, paper_folder
 from media_pipeline.fingerprint import fingerprint
-from media_pipeline.models import Chunk, Image
+from media_pipeline.models import Chunk, Figure, Image
+from media_pipeline.selectors import figures_of, scene_sources
 from media_pipeline.slots import request_slot
 from media_pipeline.stages import ProgressFn, StageResult
 from projects.models import Paper
@@ -46,6 +47,7 @@ from projects.models import Paper
 # Pillow raises DecompressionBombError above twice this many pixels; we also refuse above it.
 MAX_IMAGE_PIXELS = 64_000_000
 MAX_IMAGE_BYTES = 64 * 1024 * 1024
+FIGURE_BACKEND = "figure"  # an Image that is one of the paper's own figures, not a generated picture
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class Scene:
     chunk: Chunk
     request: ImageRequest  # seed 0: each candidate sets its own
     fingerprint: str
+    figures: tuple[Figure, ...] = ()  # the paper's own figures its narration mentions, first one first
 
 
 def scene_seed(paper: Paper, index: int, candidate: int = 0) -> int:
@@ -75,6 +78,8 @@ def _scenes(paper: Paper, generator: ImageGenerator, only: set[int] | None = Non
         raise PermanentError(f"Scenes {_list(missing)} have no summary yet: run the summarize stage first.")
     project = paper.project
     width, height = project.image_size
+    sources = scene_sources(paper, [(c.index, c.start) for c in chunks])
+    figures = figures_of(paper) if sources else {}
     out = []
     for chunk in chunks:
         if only is not None and chunk.index not in only:
@@ -92,8 +97,16 @@ def _scenes(paper: Paper, generator: ImageGenerator, only: set[int] | None = Non
             headline=summary.summary,
             caption=f"{paper.title} · {chunk.index + 1}/{len(chunks)}",
         )
-        out.append(Scene(chunk, request, fingerprint(generator.identity(), dataclasses.asdict(request))))
+        mentioned = sources[chunk.index].figures if chunk.index in sources else []
+        shown = tuple(figures[n] for n in mentioned if n in figures)
+        out.append(Scene(chunk, request, fingerprint(generator.identity(), dataclasses.asdict(request)), shown))
     return out
+
+
+def _stage_fingerprint(scenes: list[Scene], wanted: int) -> str:
+    return fingerprint(
+        "illustrate", wanted, [s.fingerprint for s in scenes], [[f.sha256 for f in s.figures] for s in scenes]
+    )
 
 
 def _list(numbers: list[int]) -> str:
@@ -115,14 +128,57 @@ def _scene_current(scene: Scene, wanted: int) -> bool:
         return False
     if selected.selected_by_human:
         return True
-    return selected.input_fingerprint == scene.fingerprint and len(_candidates(scene)) >= wanted
+    if len(_candidates(scene)) < wanted or len(_figure_images(scene)) < len(scene.figures):
+        return False
+    if scene.figures:
+        return selected.input_fingerprint == figure_fingerprint(scene.figures[0])
+    return selected.input_fingerprint == scene.fingerprint
 
 
 def status(paper: Paper) -> tuple[str, bool]:
     scenes = _scenes(paper, get_image_generator())
     wanted = paper.project.image_candidates
-    fp = fingerprint("illustrate", wanted, [s.fingerprint for s in scenes])
-    return fp, all(_scene_current(scene, wanted) for scene in scenes)
+    return _stage_fingerprint(scenes, wanted), all(_scene_current(scene, wanted) for scene in scenes)
+
+
+# --- The paper's own figures as candidates ------------------------------------------------------------------
+
+
+def figure_fingerprint(figure: Figure) -> str:
+    return f"figure:{figure.sha256}"
+
+
+def _figure_images(scene: Scene) -> list[Image]:
+    keys = [figure_fingerprint(f) for f in scene.figures]
+    return list(Image.objects.filter(chunk=scene.chunk, backend=FIGURE_BACKEND, input_fingerprint__in=keys))
+
+
+def _attach_figures(scene: Scene) -> Image | None:
+    """An Image candidate for each figure the scene mentions (the figure's own file, its source recorded);
+    returns the first mentioned figure's candidate."""
+    have = {image.input_fingerprint: image for image in _figure_images(scene)}
+    first = None
+    for figure in scene.figures:
+        key = figure_fingerprint(figure)
+        image = have.get(key)
+        if image is None:
+            image = Image.objects.create(
+                chunk=scene.chunk,
+                file=figure.file.name,
+                prompt=figure.caption,
+                seed=0,
+                backend=FIGURE_BACKEND,
+                model="",
+                params={"source": "paper", "figure": figure.number, "label": figure.label, "page": figure.page},
+                width=figure.width,
+                height=figure.height,
+                sha256=figure.sha256,
+                selected=False,
+                input_fingerprint=key,
+            )
+            have[key] = image
+        first = first or image
+    return first
 
 
 def verify_png(data: bytes) -> tuple[int, int]:
@@ -173,8 +229,8 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     generator = get_image_generator()
     scenes = _scenes(paper, generator)
     wanted = paper.project.image_candidates
-    fp = fingerprint("illustrate", wanted, [s.fingerprint for s in scenes])
-    calls = kept_human = 0
+    fp = _stage_fingerprint(scenes, wanted)
+    calls = kept_human = figures = 0
     failed: dict[int, str] = {}
     for done, scene in enumerate(scenes, start=1):
         selected = _selected(scene.chunk)
@@ -195,7 +251,12 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
                 progress(done / len(scenes))
                 continue
             calls += len(made)
-            if force and made:
+            figure = _attach_figures(scene)
+            if figure is not None:
+                # The narration talks about this figure: the paper's own picture of it is shown.
+                figures += 1
+                _select(scene.chunk, figure.pk)
+            elif force and made:
                 _select(scene.chunk, made[0].pk)
             elif selected is None or selected.input_fingerprint != scene.fingerprint:
                 # The selection is missing or was made from older inputs: take the first current candidate.
@@ -210,7 +271,9 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
             f"The others are kept. {details}"
         )
     return StageResult(
-        fp, reused=calls == 0, metrics={"scenes": len(scenes), "calls": calls, "kept_human_choices": kept_human}
+        fp,
+        reused=calls == 0 and figures == 0,
+        metrics={"scenes": len(scenes), "calls": calls, "kept_human_choices": kept_human, "paper_figures": figures},
     )
 
 

@@ -1,35 +1,57 @@
-"""narrate: the paper's text -> narration audio (WAV) through the TTS backend.
+"""narrate: the paper's words -> narration audio (WAV), spoken sentence by sentence, with each sentence's span.
 
-Idempotency: the fingerprint covers the text and the voice; when the paper's narration was made from
-the same fingerprint, nothing is spoken again. Paragraphs are spoken one by one (progress advances)
-and joined with a short pause.
+What is spoken: for text and Markdown papers, the text itself (markup removed, headings read as sentences);
+for papers from a PDF or arXiv, the current Script. Each sentence is said the way a voice should say it
+("e.g." as "for example", "Fig. 3" as "Figure 3", "x10^3" as "times ten to the power of 3", "%" as percent).
+
+Sentences are spoken one at a time and joined with short pauses (longer between paragraphs and sections);
+their exact positions in the narration, from sample counts, are kept in Paper.narration_spans, so scenes
+know which script sentences (and pages) they show before anything is transcribed.
+
+Idempotency: the fingerprint covers every spoken sentence and pause and the voice's identity; when the
+paper's narration was made from it, nothing is spoken. Each sentence's audio is kept (SpokenSentence), so a
+re-run, a run resumed after a crash, or a script with one sentence edited speaks only what is new.
 """
 
 from __future__ import annotations
 
-import re
 import wave
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files import File
 from django.core.files.storage import default_storage
+from django.db import IntegrityError
 
 from media_pipeline.backends import ffmpeg
 from media_pipeline.backends.errors import PermanentError
 from media_pipeline.backends.tts import Speaker, get_speaker
-from media_pipeline.files import delete_quietly, paper_folder, private_tempdir, save_file
+from media_pipeline.files import delete_quietly, generated_name, paper_folder, private_tempdir, save_file
 from media_pipeline.fingerprint import fingerprint, sha256_text
+from media_pipeline.models import ScriptSentence, SpokenSentence
 from media_pipeline.stages import ProgressFn, StageResult
-from projects.models import Paper, SourceKind
+from media_pipeline.text import markdown_blocks, split_sentences, spoken
+from projects.models import DOCUMENT_KINDS, Paper, SourceKind
 
-VERSION = "narrate-1"
-PARAGRAPH_PAUSE_SECONDS = 0.45
+VERSION = "narrate-2"
+SENTENCE_PAUSE = 0.3
+PARAGRAPH_PAUSE = 0.7
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One sentence to speak, the pause after it, and the script sentence it comes from (if any)."""
+
+    text: str
+    pause: float
+    sentence_id: int | None = None
 
 
 def source_text(paper: Paper) -> str:
-    """The text to narrate, checked: UTF-8, not empty, not over the length limit."""
+    """The text of a text paper, checked: UTF-8, not empty, not over the length limit."""
     if paper.source_kind != SourceKind.TEXT:
-        raise PermanentError("This paper's source is audio; there is no text to narrate.")
+        raise PermanentError("This paper's source is not a text; there is no text to narrate.")
     if paper.source_text:
         text = paper.source_text
     elif paper.source_file:
@@ -55,63 +77,174 @@ def source_text(paper: Paper) -> str:
     return text
 
 
-def paragraphs(text: str) -> list[str]:
-    parts = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text)]
-    return [p for p in parts if p]
+def _text_units(text: str) -> list[Unit]:
+    units: list[Unit] = []
+    heading = ""
+    for section, paragraph in markdown_blocks(text):
+        if section and section != heading:
+            heading = section
+            units.append(Unit(spoken(section if section[-1:] in ".!?" else section + "."), PARAGRAPH_PAUSE))
+        sentences = [spoken(s) for s in split_sentences(paragraph)]
+        units.extend(Unit(s, SENTENCE_PAUSE) for s in sentences if s)
+        if units:
+            units[-1] = Unit(units[-1].text, PARAGRAPH_PAUSE, units[-1].sentence_id)
+    return units
+
+
+def _script_units(paper: Paper) -> list[Unit]:
+    from media_pipeline.stages.script import script_current
+
+    script = script_current(paper)
+    if script is None:
+        raise PermanentError("The paper has no script yet: run the script stage first.")
+    sentences = list(ScriptSentence.objects.filter(script=script).order_by("index"))
+    units: list[Unit] = []
+    for i, sentence in enumerate(sentences):
+        text = spoken(sentence.text)
+        if not text:
+            continue
+        section_ends = i + 1 == len(sentences) or sentences[i + 1].section != sentence.section
+        units.append(Unit(text, PARAGRAPH_PAUSE if section_ends else SENTENCE_PAUSE, sentence.pk))
+    if not units:
+        raise PermanentError("The script is empty: write or restore its sentences, then run narrate again.")
+    return units
+
+
+def units_for(paper: Paper) -> list[Unit]:
+    """The sentences the narration speaks, in order."""
+    if paper.source_kind in DOCUMENT_KINDS:
+        return _script_units(paper)
+    units = _text_units(source_text(paper))
+    if not units:
+        raise PermanentError("The text has nothing to say once its markup is removed.")
+    return units
+
+
+def spoken_script(paper: Paper) -> str:
+    """The words the narration says, in order (what transcription aligns the recognised words to)."""
+    return " ".join(unit.text for unit in units_for(paper))
+
+
+def _fingerprint(units: list[Unit], speaker: Speaker) -> str:
+    return fingerprint(VERSION, [(u.text, u.pause) for u in units], speaker.identity())
 
 
 def status(paper: Paper) -> tuple[str, bool]:
-    text = source_text(paper)
-    fp = fingerprint(VERSION, sha256_text(text), get_speaker().identity())
+    fp = _fingerprint(units_for(paper), get_speaker(paper.project))
     name = paper.narration_audio.name
     current = bool(name) and paper.narration_fingerprint == fp and default_storage.exists(str(name))
     return fp, current
 
 
 def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
-    fp, current = status(paper)
-    if current and not force:
+    from media_pipeline.pipeline import gate_closed
+
+    waiting = gate_closed(paper)
+    if waiting:
+        raise PermanentError(waiting)
+    units = units_for(paper)
+    speaker = get_speaker(paper.project)
+    fp = _fingerprint(units, speaker)
+    name = paper.narration_audio.name
+    if not force and name and paper.narration_fingerprint == fp and default_storage.exists(str(name)):
         return StageResult(fp, reused=True)
-    speaker = get_speaker()
-    parts = paragraphs(source_text(paper))
     with private_tempdir() as tmp:
+        pieces, spoken_now = _speak_all(paper, speaker, units, tmp, progress)
         joined = tmp / "narration.wav"
-        seconds = _speak_all(speaker, parts, tmp, joined, progress)
+        spans, seconds = _join(pieces, units, joined)
         ffmpeg.probe_audio(joined)  # what we store must read back as audio
         name = save_file(paper_folder(paper.project_id, paper.pk) + "/narration", joined, ".wav")
-    # Only these two fields change; a concurrent edit of the title survives.
-    updated = Paper.objects.filter(pk=paper.pk).update(narration_audio=name, narration_fingerprint=fp)
+    # Only these fields change; a concurrent edit of the title survives.
+    updated = Paper.objects.filter(pk=paper.pk).update(
+        narration_audio=name, narration_fingerprint=fp, narration_spans=spans
+    )
     if not updated:
         delete_quietly([name])
         raise PermanentError("The paper was deleted while it was being narrated.")
-    paper.narration_audio.name, paper.narration_fingerprint = name, fp
-    return StageResult(fp, reused=False, metrics={"audio_seconds": round(seconds, 3), "paragraphs": len(parts)})
+    paper.narration_audio.name, paper.narration_fingerprint, paper.narration_spans = name, fp, spans
+    metrics: dict[str, object] = {
+        "audio_seconds": round(seconds, 3),
+        "sentences": len(units),
+        "spoken": spoken_now,
+        "voice": speaker.identity(),
+    }
+    if speaker.note:
+        metrics["note"] = speaker.note
+    return StageResult(fp, reused=False, metrics=metrics)
 
 
-def _speak_all(speaker: Speaker, parts: list[str], tmp: Path, out: Path, progress: ProgressFn) -> float:
-    total_frames = 0
+def _speak_all(
+    paper: Paper, speaker: Speaker, units: list[Unit], tmp: Path, progress: ProgressFn
+) -> tuple[list[Path], int]:
+    """A local WAV per unit: the kept audio of a sentence this voice said before, else newly spoken."""
+    identity = speaker.identity()
+    keys = [sha256_text(f"{identity}\n{unit.text}") for unit in units]
+    kept = {row.key: row for row in SpokenSentence.objects.filter(paper=paper, key__in=set(keys))}
+    pieces: list[Path] = []
+    spoken_now = 0
+    folder = paper_folder(paper.project_id, paper.pk) + "/narration/sentences"
+    for i, (unit, key) in enumerate(zip(units, keys, strict=True)):
+        piece = tmp / f"sentence{i:05d}.wav"
+        row = kept.get(key)
+        if row is not None and default_storage.exists(str(row.file.name)):
+            with row.file.open("rb") as source, piece.open("wb") as sink:
+                sink.write(source.read())
+        else:
+            speaker.speak(unit.text, piece)
+            spoken_now += 1
+            with piece.open("rb") as handle:
+                stored = default_storage.save(generated_name(folder, ".wav"), File(handle))
+            try:
+                duration = _duration(piece)
+                SpokenSentence.objects.update_or_create(
+                    paper=paper, key=key, defaults={"file": stored, "duration": duration}
+                )
+            except IntegrityError:  # another attempt stored the same sentence first: keep theirs
+                delete_quietly([stored])
+            kept[key] = SpokenSentence(paper=paper, key=key, file=stored, duration=0.0)
+        pieces.append(piece)
+        progress((i + 1) / len(units) * 0.95)
+    return pieces, spoken_now
+
+
+def _duration(path: Path) -> float:
+    with wave.open(str(path), "rb") as wav:
+        return wav.getnframes() / wav.getframerate()
+
+
+def _join(pieces: list[Path], units: list[Unit], out: Path) -> tuple[list[dict[str, object]], float]:
+    """One WAV of every piece with its pause after it; each sentence's [start, end] from sample counts."""
     params = None
+    frames_written = 0
+    spans: list[dict[str, object]] = []
     with wave.open(str(out), "wb") as sink:
-        for i, part in enumerate(parts):
-            piece = tmp / f"part{i:05d}.wav"
-            speaker.speak(part, piece)
+        for i, (piece, unit) in enumerate(zip(pieces, units, strict=True)):
             with wave.open(str(piece), "rb") as source:
+                shape = (source.getnchannels(), source.getsampwidth(), source.getframerate())
                 if params is None:
-                    params = source.getparams()
-                    sink.setnchannels(params.nchannels)
-                    sink.setsampwidth(params.sampwidth)
-                    sink.setframerate(params.framerate)
-                elif (source.getnchannels(), source.getsampwidth(), source.getframerate()) != params[:3]:
-                    raise PermanentError("The TTS backend changed audio format between paragraphs.")
-                if i > 0:
-                    pause = int(params.framerate * PARAGRAPH_PAUSE_SECONDS)
-                    sink.writeframes(b"\x00" * pause * params.sampwidth * params.nchannels)
-                    total_frames += pause
+                    params = shape
+                    sink.setnchannels(shape[0])
+                    sink.setsampwidth(shape[1])
+                    sink.setframerate(shape[2])
+                elif shape != params:
+                    raise PermanentError("The voice changed its audio format between sentences; narrate again.")
                 frames = source.readframes(source.getnframes())
-                sink.writeframes(frames)
-                total_frames += source.getnframes()
-            piece.unlink()
-            progress((i + 1) / len(parts))
+            count = len(frames) // (params[0] * params[1])
+            rate = params[2]
+            spans.append(
+                {
+                    "i": i,
+                    "sentence": unit.sentence_id,
+                    "start": round(frames_written / rate, 4),
+                    "end": round((frames_written + count) / rate, 4),
+                }
+            )
+            sink.writeframes(frames)
+            frames_written += count
+            if i + 1 < len(pieces):
+                pause = int(rate * unit.pause)
+                sink.writeframes(b"\x00" * pause * params[0] * params[1])
+                frames_written += pause
     if params is None:
         raise PermanentError("There was nothing to narrate.")
-    return total_frames / params.framerate
+    return spans, frames_written / params[2]

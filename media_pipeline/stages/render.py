@@ -61,6 +61,7 @@ from media_pipeline.stages.compose import (
     still_concat_list,
     still_timeline,
 )
+from media_pipeline.stages.illustrate import FIGURE_BACKEND
 from projects.models import Paper, Project
 
 VERSION = "render-2"
@@ -161,8 +162,9 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
             # The audio is encoded while the pictures are prepared and encoded (two processes, two cores).
             with ThreadPoolExecutor(max_workers=max(os.cpu_count() or 1, 2)) as pool:
                 sound = pool.submit(_encode_audio, job, tmp / "audio.m4a")
-                list(pool.map(lambda i: _prepare(originals[i], tmp / job.names[i], job, project.image_fit),
-                              range(len(images))))  # fmt: skip
+                # A figure from the paper is shown whole (over a blurred copy), never cropped.
+                fits = ["blur" if image.backend == FIGURE_BACKEND else project.image_fit for image in images]
+                list(pool.map(lambda i: _prepare(originals[i], tmp / job.names[i], job, fits[i]), range(len(images))))
                 progress(0.1)
                 report = _scaled(progress, 0.1, 0.9)
                 pictures = tmp / "pictures.mp4"

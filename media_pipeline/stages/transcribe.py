@@ -49,13 +49,13 @@ def model_for(paper: Paper) -> str:
 
 
 def script_for(paper: Paper) -> str | None:
-    """The narration script when papercast spoke it (text papers) and alignment is on."""
-    if paper.source_kind != SourceKind.TEXT or not settings.PAPERCAST_SCRIPT_ALIGNMENT:
+    """The words papercast spoke (text papers, and papers from a PDF or arXiv) when alignment is on."""
+    if paper.source_kind == SourceKind.AUDIO or not settings.PAPERCAST_SCRIPT_ALIGNMENT:
         return None
-    from media_pipeline.stages.narrate import source_text
+    from media_pipeline.stages.narrate import spoken_script
 
     try:
-        return source_text(paper)
+        return spoken_script(paper)
     except BackendError:
         return None
 

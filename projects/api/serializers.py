@@ -71,8 +71,9 @@ class PaperSerializer(serializers.ModelSerializer):
     class Meta:
         model = Paper
         fields = [
-            "id", "project", "title", "description", "source_kind", "source_filename", "curation_status",
-            "pipeline", "video", "created_by", "created_at", "updated_at",
+            "id", "project", "title", "description", "source_kind", "source_filename", "arxiv_id", "authors",
+            "abstract", "script_minutes", "curation_status", "pipeline", "video", "created_by", "created_at",
+            "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -89,11 +90,16 @@ class PaperSerializer(serializers.ModelSerializer):
         return int(videos[0].pk) if videos else None
 
 
+SOURCES = ("text", "text_file", "audio", "pdf", "arxiv_id")
+
+
 class PaperCreateSerializer(serializers.Serializer):
     """A paper from typed text (JSON), or from an uploaded text or audio file (multipart): exactly one of them."""
 
     project = serializers.PrimaryKeyRelatedField(queryset=Project.objects.none(), help_text="The project's id.")
-    title = serializers.CharField(max_length=300)
+    title = serializers.CharField(
+        max_length=300, required=False, allow_blank=True, default="", help_text="Optional for a PDF or arXiv paper."
+    )
     description = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
     text = serializers.CharField(
         required=False, trim_whitespace=False, help_text="The text to narrate (UTF-8), typed in."
@@ -101,6 +107,13 @@ class PaperCreateSerializer(serializers.Serializer):
     text_file = serializers.FileField(required=False, help_text="A UTF-8 text or Markdown file to narrate.")
     audio = serializers.FileField(
         required=False, help_text="Narration that exists already: WAV, FLAC, MP3, M4A/AAC, Ogg or WebM."
+    )
+    pdf = serializers.FileField(required=False, help_text="The paper as a PDF: read, scripted and narrated.")
+    arxiv_id = serializers.CharField(
+        required=False, max_length=64, help_text="An arXiv identifier such as 2202.08906 or hep-th/9901001 (no URL)."
+    )
+    script_minutes = serializers.IntegerField(
+        required=False, min_value=1, max_value=60, help_text="PDF and arXiv papers: the narration's length."
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -110,10 +123,13 @@ class PaperCreateSerializer(serializers.Serializer):
         visible = access.projects_visible_to(request.user) if request is not None else Project.objects.none()
         self.fields["project"].queryset = visible  # type: ignore[attr-defined]
 
-    def validate_title(self, value: str) -> str:
-        if not " ".join(value.split()):
-            raise serializers.ValidationError("A paper needs a title.")
-        return value
+    def validate_arxiv_id(self, value: str) -> str:
+        from media_pipeline.backends.arxiv import parse_arxiv_id
+
+        try:
+            return str(parse_arxiv_id(value))
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
     def validate_text(self, value: str) -> str:
         if len(value) > settings.PAPERCAST_MAX_TEXT_CHARS:
@@ -125,9 +141,11 @@ class PaperCreateSerializer(serializers.Serializer):
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        given = [name for name in ("text", "text_file", "audio") if attrs.get(name) is not None]
+        given = [name for name in SOURCES if attrs.get(name) is not None]
         if len(given) != 1:
-            raise serializers.ValidationError({"non_field_errors": ["Give exactly one of text, text_file or audio."]})
+            raise serializers.ValidationError({"non_field_errors": [f"Give exactly one of {', '.join(SOURCES)}."]})
+        if given[0] in ("text", "text_file", "audio") and not " ".join(str(attrs.get("title", "")).split()):
+            raise serializers.ValidationError({"title": ["A paper needs a title."]})
         return attrs
 
 

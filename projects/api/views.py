@@ -114,7 +114,19 @@ class PaperViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
         user: Any = request.user
         common = {"project": project, "title": data["title"], "created_by": user, "description": data["description"]}
         try:
-            if data.get("text") is not None:
+            if data.get("pdf") is not None:
+                upload = data["pdf"]
+                paper = services.paper_create_from_pdf(
+                    file=upload,
+                    filename=upload.name or "paper.pdf",
+                    script_minutes=data.get("script_minutes"),
+                    **common,
+                )
+            elif data.get("arxiv_id") is not None:
+                paper = services.paper_create_from_arxiv(
+                    arxiv_id=data["arxiv_id"], script_minutes=data.get("script_minutes"), **common
+                )
+            elif data.get("text") is not None:
                 paper = services.paper_create_from_text(text=data["text"], **common)
             elif data.get("text_file") is not None:
                 upload = data["text_file"]

@@ -109,3 +109,26 @@ def test_editors_start_the_pipeline_and_each_run_names_them(
     assert busy.status_code == 409 and "already running" in body(busy)["detail"]
     shown = body(api["carol"].get(f"/api/v1/papers/{created['id']}/"))
     assert shown["pipeline"]["status"] == "pending" and shown["pipeline"]["active"] is True
+
+
+def test_papers_come_from_a_pdf_or_an_arxiv_identifier_but_never_a_url(
+    api: dict[str, APIClient], project: Project, tmp_dir: Any
+) -> None:
+    from tests.fakes import pdfs
+
+    path = pdfs.make_paper_pdf(tmp_dir / "paper.pdf")
+    with path.open("rb") as upload:
+        created = api["bob"].post(
+            "/api/v1/papers/", {"project": project.pk, "pdf": upload, "script_minutes": 3}, format="multipart"
+        )
+    assert created.status_code == 201, body(created)
+    assert (body(created)["source_kind"], body(created)["script_minutes"]) == ("pdf", 3)
+    assert [s["stage"] for s in body(created)["pipeline"]["stages"]][:2] == ["extract", "script"]
+
+    by_id = api["bob"].post("/api/v1/papers/", {"project": project.pk, "arxiv_id": "arXiv:2202.08906v2"}, format="json")
+    assert by_id.status_code == 201 and body(by_id)["arxiv_id"] == "2202.08906v2"
+    refused = api["bob"].post(
+        "/api/v1/papers/", {"project": project.pk, "arxiv_id": "https://arxiv.org/abs/2202.08906"}, format="json"
+    )
+    assert refused.status_code == 400 and "looks like an address" in body(refused)["errors"]["arxiv_id"][0]
+    assert Paper.objects.count() == 2

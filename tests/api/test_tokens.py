@@ -106,5 +106,5 @@ def test_every_error_has_the_same_shape(api: dict[str, APIClient], project: Proj
         assert set(data) == {"status", "code", "detail", "errors"}, data
         assert data["status"] == response.status_code and data["detail"]
     invalid = responses[2].json()
-    assert invalid["code"] == "invalid" and set(invalid["errors"]) >= {"project", "title"}
+    assert invalid["code"] == "invalid" and "project" in invalid["errors"]
     assert [r.status_code for r in responses] == [401, 404, 400, 403, 405, 400, 404, 404]

@@ -40,6 +40,24 @@ class FakeLLM:
         return [r for r in self.requests if r["path"] in ("/api/chat", "/v1/chat/completions")]
 
 
+PARAGRAPH = re.compile(r"^\[(\d+)\] (.*)$", re.M)
+
+
+def _narration(messages: list[dict[str, str]]) -> dict[str, Any]:
+    """A script for the section in the prompt: one sentence per numbered paragraph, citing it."""
+    prompt = messages[-1]["content"]
+    sentences = [
+        {"text": f"The paper says that {' '.join(text.split()[:14]).rstrip('.,;')}.", "paragraphs": [int(n)]}
+        for n, text in PARAGRAPH.findall(prompt)
+    ]
+    return {"sentences": sentences or [{"text": "This section has nothing to say.", "paragraphs": []}]}
+
+
+def _wants_narration(body: dict[str, Any]) -> bool:
+    schema = body.get("format") or body.get("response_format", {}).get("json_schema", {}).get("schema") or {}
+    return isinstance(schema, dict) and "sentences" in schema.get("properties", {})
+
+
 def _answer(messages: list[dict[str, str]]) -> dict[str, str]:
     prompt = messages[-1]["content"] if messages[-1]["role"] == "user" else ""
     for message in messages:
@@ -91,11 +109,13 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 with fake.lock:
                     fake.active -= 1
 
-        def _content(self, action: str, messages: list[dict[str, str]]) -> str:
+        def _content(self, action: str, messages: list[dict[str, str]], body: dict[str, Any]) -> str:
             if action == "invalid_json":
                 return "Sure! Here is the summary: the bees dance."
             if action == "missing_key":
                 return json.dumps({"summary": "Only a summary."})
+            if _wants_narration(body):
+                return json.dumps(_narration(messages))
             return json.dumps(_answer(messages))
 
         def _common(self, action: str, model: str) -> bool:
@@ -127,7 +147,7 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 {
                     "model": model,
                     "created_at": "2026-11-25T08:00:00Z",
-                    "message": {"role": "assistant", "content": self._content(action, messages)},
+                    "message": {"role": "assistant", "content": self._content(action, messages, body)},
                     "done": True,
                     "done_reason": "length" if action == "cut_off" else "stop",
                     "total_duration": 1_000_000,
@@ -163,7 +183,7 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                     "choices": [
                         {
                             "index": 0,
-                            "message": {"role": "assistant", "content": self._content(action, messages)},
+                            "message": {"role": "assistant", "content": self._content(action, messages, body)},
                             "finish_reason": "length" if action == "cut_off" else "stop",
                         }
                     ],

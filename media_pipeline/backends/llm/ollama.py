@@ -12,8 +12,7 @@ from django.conf import settings
 
 from media_pipeline.backends.errors import BackendError, PermanentError
 from media_pipeline.backends.http import HttpPolicy, HttpStatusError, request_json
-from media_pipeline.backends.llm import SCENE_SCHEMA
-from media_pipeline.backends.llm.chat import ChatReply, ChatSummarizer, int_or_zero
+from media_pipeline.backends.llm.chat import ChatReply, ChatSummarizer, Schema, int_or_zero
 
 OUTPUT_RESERVE = 1024  # tokens kept free for the reply
 MIN_CONTEXT = 2048
@@ -38,7 +37,7 @@ class OllamaSummarizer(ChatSummarizer):
     def identity(self, model: str) -> str:
         return f"ollama:{model}:t{settings.PAPERCAST_LLM_TEMPERATURE}:s{settings.PAPERCAST_LLM_SEED}"
 
-    def _chat(self, messages: list[dict[str, str]], model: str) -> ChatReply:
+    def _chat(self, messages: list[dict[str, str]], model: str, schema: Schema) -> ChatReply:
         maximum = settings.PAPERCAST_LLM_MAX_CONTEXT
         num_ctx = context_for(messages, maximum)
         while True:
@@ -46,7 +45,7 @@ class OllamaSummarizer(ChatSummarizer):
                 "model": model,
                 "messages": messages,
                 "stream": False,
-                "format": SCENE_SCHEMA,
+                "format": schema.body,
                 "options": {
                     "num_ctx": num_ctx,
                     "seed": settings.PAPERCAST_LLM_SEED,
@@ -62,7 +61,7 @@ class OllamaSummarizer(ChatSummarizer):
             if isinstance(prompt_tokens, int) and prompt_tokens > num_ctx - OUTPUT_RESERVE // 2:
                 if num_ctx >= maximum:
                     raise PermanentError(
-                        f"The prompt for this scene needs more than {maximum} tokens of context, the most "
+                        f"The prompt needs more than {maximum} tokens of context, the most "
                         "papercast asks of Ollama (PAPERCAST_LLM_MAX_CONTEXT); Ollama would cut it silently. "
                         "Raise the limit if the model supports it, or shorten the prompt template."
                     )

@@ -13,8 +13,7 @@ from django.conf import settings
 
 from media_pipeline.backends.errors import PermanentError
 from media_pipeline.backends.http import HttpPolicy, HttpStatusError, request_json
-from media_pipeline.backends.llm import SCENE_SCHEMA
-from media_pipeline.backends.llm.chat import ChatReply, ChatSummarizer, int_or_zero
+from media_pipeline.backends.llm.chat import ChatReply, ChatSummarizer, Schema, int_or_zero
 
 MODES = ("json_schema", "json_object", "plain")
 _modes: dict[str, str] = {}
@@ -32,7 +31,7 @@ class OpenAISummarizer(ChatSummarizer):
     def identity(self, model: str) -> str:
         return f"openai:{model}:t{settings.PAPERCAST_LLM_TEMPERATURE}:s{settings.PAPERCAST_LLM_SEED}"
 
-    def _chat(self, messages: list[dict[str, str]], model: str) -> ChatReply:
+    def _chat(self, messages: list[dict[str, str]], model: str, schema: Schema) -> ChatReply:
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         with _lock:
             mode = _modes.get(self.url, MODES[0])
@@ -46,7 +45,7 @@ class OpenAISummarizer(ChatSummarizer):
             if mode == "json_schema":
                 body["response_format"] = {
                     "type": "json_schema",
-                    "json_schema": {"name": "scene", "strict": True, "schema": SCENE_SCHEMA},
+                    "json_schema": {"name": schema.name, "strict": True, "schema": schema.body},
                 }
             elif mode == "json_object":
                 body["response_format"] = {"type": "json_object"}

@@ -32,14 +32,16 @@ def resolve_voice(voice: str, voices_dir: Path) -> Path:
 
 class PiperSpeaker:
     name = "piper"
+    note = ""
 
-    def __init__(self, voice: str, *, voices_dir: Path) -> None:
+    def __init__(self, voice: str, *, voices_dir: Path, rate: float = 1.0) -> None:
         self.voice = voice
         self.voices_dir = voices_dir
+        self.rate = rate
 
     def identity(self) -> str:
         path = resolve_voice(self.voice, self.voices_dir)
-        return f"piper:{path.name}:{path.stat().st_size}"
+        return f"piper:{path.name}:{path.stat().st_size}:r{self.rate:g}"
 
     def _load(self) -> Any:
         path = resolve_voice(self.voice, self.voices_dir)
@@ -55,9 +57,12 @@ class PiperSpeaker:
             return _voices[key]
 
     def speak(self, text: str, out_path: Path) -> float:
+        from piper import SynthesisConfig
+
         voice = self._load()
         with wave.open(str(out_path), "wb") as wav:
-            voice.synthesize_wav(text, wav)
+            # piper's length_scale stretches phonemes: 1/rate speaks `rate` times as fast.
+            voice.synthesize_wav(text, wav, syn_config=SynthesisConfig(length_scale=1.0 / self.rate))
         with wave.open(str(out_path), "rb") as wav:
             frames = wav.getnframes()
             rate = wav.getframerate()

@@ -1,0 +1,304 @@
+"""Narration scripts from papers: written section by section by an LLM, or extracted offline.
+
+Both answer a ScriptSource (the paper's title, authors, abstract and narrated sections, each paragraph with
+its pages) with ScriptLines, each of which keeps the pages it came from, so an editor can check every
+sentence of the narration against the paper.
+
+- ExtractiveScriptWriter (offline, deterministic): the title and authors, the abstract, then each section's
+  most telling sentences, chosen to fit the target length, in the paper's order.
+- ChatScriptWriter (Ollama or an OpenAI-compatible server): one request per section asking for a spoken
+  explainer of about the section's share of the words, in JSON, each sentence naming the paragraphs it
+  draws on; those paragraphs' pages are the sentence's pages.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from django.conf import settings
+
+from media_pipeline.backends.llm.chat import ChatSummarizer, Schema
+from media_pipeline.backends.llm.extractive import STOPWORDS
+from media_pipeline.text import figure_mentions, split_sentences, without_citations
+
+
+@dataclass(frozen=True)
+class SourceParagraph:
+    text: str
+    pages: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SourceSection:
+    title: str
+    paragraphs: tuple[SourceParagraph, ...]
+
+    @property
+    def pages(self) -> list[int]:
+        return sorted({page for p in self.paragraphs for page in p.pages})
+
+    @property
+    def words(self) -> int:
+        return sum(len(p.text.split()) for p in self.paragraphs)
+
+
+@dataclass(frozen=True)
+class ScriptSource:
+    title: str
+    authors: tuple[str, ...]
+    abstract: str
+    sections: tuple[SourceSection, ...]
+    words: int  # the length to aim at
+
+
+@dataclass
+class ScriptLine:
+    text: str
+    section: str
+    pages: list[int]
+    figures: list[int] = field(default_factory=list)
+
+
+@dataclass
+class ScriptResult:
+    lines: list[ScriptLine]
+    model: str = ""
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+class ScriptWriter(Protocol):
+    name: str
+    server: str  # the key of the server's concurrency limit; "" for an in-process writer
+
+    def identity(self, model: str) -> str: ...
+
+    def write_section(self, source: ScriptSource, index: int, model: str) -> ScriptResult:
+        """The lines for source.sections[index]; the first section's begin with the paper's opening."""
+        ...
+
+
+def authors_phrase(authors: tuple[str, ...] | list[str]) -> str:
+    names = list(authors)
+    if not names:
+        return ""
+    if len(names) > 3:
+        return f"{names[0]} and colleagues"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+
+
+def section_name(title: str) -> str:
+    """A heading as a listener hears it: "2.1 Related Work" is "Related Work"."""
+    return re.sub(r"^(?:\d+(?:\.\d+)*\.?|[IVX]+\.|[A-H]\.)\s+", "", title).strip()
+
+
+def opening(source: ScriptSource) -> ScriptLine:
+    by = authors_phrase(source.authors)
+    text = f"This is an explainer of the paper “{source.title}”" + (f", by {by}." if by else ".")
+    return ScriptLine(text, "", [1])
+
+
+# --- Offline ---------------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
+MIN_WORDS, MAX_WORDS = 6, 55
+
+
+def _readable(sentence: str) -> bool:
+    """A sentence a listener can follow: not a fragment, not a formula, a table row or a reference."""
+    words = sentence.split()
+    if not MIN_WORDS <= len(words) <= MAX_WORDS or not sentence[:1].isupper():
+        return False
+    letters = sum(c.isalpha() for c in sentence)
+    return letters / max(len(sentence), 1) > 0.6 and not re.search(r"[=∑∫∂√^_{}\\]|https?://|doi:", sentence)
+
+
+class ExtractiveScriptWriter:
+    name = "extractive"
+    server = ""
+    version = "extractive-script-1"
+
+    def identity(self, model: str) -> str:
+        return self.version
+
+    def _abstract(self, source: ScriptSource, budget: int) -> list[ScriptLine]:
+        lines, used = [], 0
+        for sentence in (without_citations(s) for s in split_sentences(source.abstract)):
+            if not _readable(sentence):
+                continue
+            if used and used + len(sentence.split()) > budget * 0.4:
+                break
+            lines.append(ScriptLine(sentence, "Abstract", [1], figure_mentions(sentence)))
+            used += len(sentence.split())
+        return lines
+
+    def write_section(self, source: ScriptSource, index: int, model: str) -> ScriptResult:
+        start = opening(source)
+        budget = max(source.words - len(start.text.split()), 40)
+        abstract = self._abstract(source, budget)
+        remaining = max(budget - sum(len(line.text.split()) for line in abstract), 0)
+        total = sum(s.words for s in source.sections) or 1
+        section = source.sections[index]
+        share = max(int(remaining * section.words / total), 12) if remaining else 0
+        picked = self._pick(section, share, self._keywords(source))
+        return ScriptResult(lines=[start, *abstract, *picked] if index == 0 else picked)
+
+    @staticmethod
+    def _keywords(source: ScriptSource) -> Counter[str]:
+        words = [w.lower() for s in source.sections for p in s.paragraphs for w in _WORD.findall(p.text)]
+        return Counter(w for w in words if w not in STOPWORDS and len(w) > 3)
+
+    def _pick(self, section: SourceSection, share: int, vocabulary: Counter[str]) -> list[ScriptLine]:
+        candidates: list[tuple[float, int, str, SourceParagraph]] = []
+        order = 0
+        for p_index, paragraph in enumerate(section.paragraphs):
+            for s_index, raw in enumerate(split_sentences(paragraph.text)):
+                sentence = without_citations(raw)
+                if not _readable(sentence):
+                    continue
+                tokens = [w.lower() for w in _WORD.findall(sentence)]
+                density = sum(math.log1p(vocabulary[t]) for t in tokens if t in vocabulary) / (len(tokens) ** 0.5)
+                lead = (1.0 if s_index == 0 else 0.0) + (0.5 if p_index == 0 else 0.0)
+                figure = 1.5 if figure_mentions(sentence) else 0.0
+                candidates.append((density + lead + figure, order, sentence, paragraph))
+                order += 1
+        chosen: list[tuple[int, str, SourceParagraph]] = []
+        used = 0
+        for _, position, sentence, paragraph in sorted(candidates, key=lambda c: (-c[0], c[1])):
+            length = len(sentence.split())
+            if chosen and used + length > share:
+                continue
+            chosen.append((position, sentence, paragraph))
+            used += length
+        title = section_name(section.title)
+        return [
+            ScriptLine(sentence, title, list(paragraph.pages), figure_mentions(sentence))
+            for _, sentence, paragraph in sorted(chosen, key=lambda c: c[0])
+        ]
+
+
+# --- With an LLM -----------------------------------------------------------------------------------------
+
+SCRIPT_SCHEMA = Schema(
+    "narration",
+    {
+        "type": "object",
+        "properties": {
+            "sentences": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "text": {"type": "string"},
+                        "paragraphs": {"type": "array", "items": {"type": "integer"}},
+                    },
+                    "required": ["text", "paragraphs"],
+                    "additionalProperties": False,
+                },
+            }
+        },
+        "required": ["sentences"],
+        "additionalProperties": False,
+    },
+)
+SYSTEM = (
+    "You write the narration of an explainer video about a research paper, for a curious listener who is "
+    "not a specialist. Write plain spoken English: short sentences, no lists, no markdown, no formulas or "
+    "LaTeX, no citations. Keep every claim, number and result exactly as the paper states it; never add "
+    "facts the paper does not give, and say how sure the authors are when they hedge. Refer to a figure as "
+    '"Figure N" when the passage discusses it. Answer with JSON only: {"sentences": [{"text": ..., '
+    '"paragraphs": [numbers of the paragraphs the sentence draws on]}]}.'
+)
+SECTION_PROMPT = (
+    "Paper: {title}{by}\nAbstract: {abstract}\n\n"
+    "Write the narration for the section “{section}” ({position} of {count}) in about {words} words.{opening}\n"
+    "The section's paragraphs, numbered:\n{paragraphs}"
+)
+MAX_SECTION_CHARS = 12000
+
+
+def parse_script_json(content: str, paragraph_count: int) -> list[tuple[str, list[int]]]:
+    text = content.strip()
+    if text.startswith("```"):
+        text = text.strip("`").removeprefix("json").strip()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg} at position {exc.pos})") from None
+    sentences = data.get("sentences") if isinstance(data, dict) else None
+    if not isinstance(sentences, list) or not sentences:
+        raise ValueError('the key "sentences" is missing or empty')
+    out: list[tuple[str, list[int]]] = []
+    for item in sentences:
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str) or not item["text"].strip():
+            raise ValueError('every sentence needs a non-empty "text"')
+        cited = item.get("paragraphs")
+        raw: list[Any] = cited if isinstance(cited, list) else []
+        numbers = [int(n) for n in raw if isinstance(n, int | float) and 1 <= int(n) <= paragraph_count]
+        out.append((" ".join(item["text"].split()), numbers))
+    return out
+
+
+class ChatScriptWriter:
+    def __init__(self, client: ChatSummarizer) -> None:
+        self.client = client
+        self.name = client.name
+        self.server = client.server
+        self.version = "chat-script-1"
+
+    def identity(self, model: str) -> str:
+        return f"{self.client.identity(model)}:{self.version}"
+
+    def write_section(self, source: ScriptSource, index: int, model: str) -> ScriptResult:
+        section = source.sections[index]
+        total = sum(s.words for s in source.sections) or 1
+        words = max(int(source.words * section.words / total), 25)
+        numbered: list[str] = []
+        kept = 0
+        for number, paragraph in enumerate(section.paragraphs, start=1):
+            if numbered and kept + len(paragraph.text) > MAX_SECTION_CHARS:
+                break
+            numbered.append(f"[{number}] {paragraph.text}")
+            kept += len(paragraph.text)
+        prompt = SECTION_PROMPT.format(
+            title=source.title,
+            by=f" by {authors_phrase(source.authors)}" if source.authors else "",
+            abstract=source.abstract[:2000] or "(none)",
+            section=section_name(section.title) or "Overview",
+            position=index + 1,
+            count=len(source.sections),
+            words=words,
+            opening=" Begin by saying what the paper is about, in a sentence or two." if index == 0 else "",
+            paragraphs="\n".join(numbered),
+        )
+        messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]
+        sentences, reply, tokens_in, tokens_out = self.client.ask_json(
+            messages,
+            model,
+            SCRIPT_SCHEMA,
+            lambda content: parse_script_json(content, len(numbered)),
+            f"the section {section_name(section.title) or index + 1!r}",
+        )
+        lines = []
+        for text, numbers in sentences:
+            pages = sorted({p for n in numbers for p in section.paragraphs[n - 1].pages}) or section.pages
+            for sentence in split_sentences(text):
+                lines.append(ScriptLine(sentence, section_name(section.title), pages, figure_mentions(sentence)))
+        return ScriptResult(lines=lines, model=reply.model or model, tokens_in=tokens_in, tokens_out=tokens_out)
+
+
+def get_script_writer() -> ScriptWriter:
+    backend = settings.PAPERCAST_LLM_BACKEND
+    if backend == "extractive":
+        return ExtractiveScriptWriter()
+    from media_pipeline.backends.llm import get_summarizer
+
+    client = get_summarizer()
+    if not isinstance(client, ChatSummarizer):  # pragma: no cover - every server backend is a chat client
+        raise TypeError(f"{backend} cannot write scripts")
+    return ChatScriptWriter(client)

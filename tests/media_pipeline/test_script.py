@@ -1,0 +1,181 @@
+"""The narration script from a paper: extracted offline or written by an LLM section by section, every sentence
+with its pages; the target length; edits that keep pages; the review gate before narration; the admin."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import User
+from django.test import Client
+
+from media_pipeline import curation
+from media_pipeline.models import RunStatus, Script, ScriptSentence, StageRun
+from media_pipeline.pipeline import PipelineGated, pipeline_start
+from media_pipeline.stages import no_progress, script
+from projects import services
+from projects.models import Paper, Project
+from tests.conftest import run_inline
+from tests.fakes import pdfs
+from tests.fakes.llm_server import FakeLLM, running
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def pdf_paper(project: Project, tmp_dir: Path) -> Paper:
+    path = pdfs.make_paper_pdf(tmp_dir / "swarms.pdf")
+    with path.open("rb") as handle:
+        paper = services.paper_create_from_pdf(project=project, file=handle, filename=path.name)
+    run_inline(paper, until="extract")
+    paper.refresh_from_db()
+    return paper
+
+
+def _sentences(paper: Paper) -> list[ScriptSentence]:
+    current = script.script_current(paper)
+    assert current is not None
+    return list(ScriptSentence.objects.filter(script=current).order_by("index"))
+
+
+def test_the_offline_script_opens_with_the_paper_and_keeps_each_sentence_s_pages(pdf_paper: Paper) -> None:
+    result = script.run(pdf_paper, force=False, progress=no_progress)
+    assert not result.reused
+    sentences = _sentences(pdf_paper)
+    assert sentences[0].text == f"This is an explainer of the paper “{pdfs.TITLE}”, by Ada Lovelace and Alan Turing."
+    assert next(s.text for s in sentences if s.section == "Abstract") == pdfs.ABSTRACT.split(". ")[0] + "."
+    sections = [s.section for s in sentences]
+    assert {"Introduction", "Methods", "Results"} <= set(sections) and "References" not in sections
+    body = {p: n for n, section in enumerate((pdfs.INTRODUCTION, pdfs.METHODS, pdfs.RESULTS), start=1) for p in section}
+    for sentence in sentences:
+        if sentence.section in ("Introduction", "Methods", "Results"):
+            page = next(n for paragraph, n in body.items() if sentence.text in " ".join(paragraph.split()))
+            assert sentence.pages == [page], sentence.text  # traceable to the page it came from
+    mentions = {s.text: s.figures for s in sentences if s.figures}
+    assert any(figures == [1] for figures in mentions.values()) and any(f == [2] for f in mentions.values())
+
+
+def test_the_script_fits_the_chosen_length(pdf_paper: Paper) -> None:
+    long_text = [" ".join(pdfs.INTRODUCTION * 20)]
+    document = pdf_paper.documents.get()
+    document.sections[0]["paragraphs"] = [{"text": t, "pages": [1]} for t in long_text * 3]
+    document.save()
+    for minutes in (1, 2):
+        Paper.objects.filter(pk=pdf_paper.pk).update(script_minutes=minutes)
+        pdf_paper.refresh_from_db()
+        script.run(pdf_paper, force=False, progress=no_progress)
+        words = script.script_current(pdf_paper).words  # type: ignore[union-attr]
+        target = minutes * pdf_paper.project.words_per_minute
+        assert target * 0.6 <= words <= target * 1.15, (minutes, words)
+
+
+def test_a_rerun_reuses_the_script_and_an_edited_one_survives_until_forced(
+    pdf_paper: Paper, users: dict[str, User], count_calls: Any
+) -> None:
+    script.run(pdf_paper, force=False, progress=no_progress)
+    assert script.run(pdf_paper, force=False, progress=no_progress).reused
+    current = script.script_current(pdf_paper)
+    assert current is not None
+    curation.script_edit(current, section="Results", text="Swarms chose well.", user=users["bob"])
+    Paper.objects.filter(pk=pdf_paper.pk).update(script_minutes=10)  # inputs change, but a person wrote this
+    pdf_paper.refresh_from_db()
+    assert script.run(pdf_paper, force=False, progress=no_progress).reused
+    script.run(pdf_paper, force=True, progress=no_progress)
+    assert Script.objects.filter(paper=pdf_paper).count() == 2
+    assert "Swarms chose well." not in [s.text for s in _sentences(pdf_paper)]
+
+
+def test_an_edit_keeps_pages_of_kept_and_replaced_sentences_and_marks_new_ones(
+    pdf_paper: Paper, users: dict[str, User]
+) -> None:
+    script.run(pdf_paper, force=False, progress=no_progress)
+    current = script.script_current(pdf_paper)
+    assert current is not None
+    before = [s for s in _sentences(pdf_paper) if s.section == "Introduction"]
+    kept_ids = [s.pk for s in before]
+    lines = [before[0].text, "Scouts then dance, as Figure 1 shows, for a long time."] + [s.text for s in before[2:]]
+    lines.append("This line is the editor's own.")
+    changed = curation.script_edit(current, section="Introduction", text="\n".join(lines), user=users["bob"])
+    assert changed == 2
+    after = [s for s in _sentences(pdf_paper) if s.section == "Introduction"]
+    assert [s.text for s in after] == lines
+    assert after[0].pk == kept_ids[0] and after[0].pages == before[0].pages and not after[0].edited
+    assert after[1].pages == before[1].pages and after[1].edited and after[1].figures == [1]
+    assert after[-1].pages == [] and after[-1].edited
+    indexes = [s.index for s in _sentences(pdf_paper)]
+    assert indexes == list(range(len(indexes)))
+    assert curation.script_edit(current, section="Introduction", text="\n".join(lines), user=users["bob"]) == 0
+    current.refresh_from_db()
+    assert current.edited_by == users["bob"]
+
+
+@pytest.fixture
+def llm(settings: Any) -> Iterator[FakeLLM]:
+    with running(FakeLLM()) as server:
+        settings.PAPERCAST_LLM_BACKEND = "ollama"
+        settings.PAPERCAST_LLM_URL = server.url
+        settings.PAPERCAST_LLM_MODEL = "qwen2.5:7b"
+        settings.PAPERCAST_LLM_BACKOFF = 0.0
+        yield server
+
+
+def test_an_llm_writes_the_script_section_by_section_citing_paragraphs_for_pages(
+    pdf_paper: Paper, llm: FakeLLM
+) -> None:
+    result = script.run(pdf_paper, force=False, progress=no_progress)
+    requests = llm.chat_requests()
+    assert len(requests) == 3  # Introduction, Methods, Results: not the references
+    first = requests[0]["body"]
+    assert first["format"]["properties"]["sentences"]["type"] == "array"
+    prompt = first["messages"][1]["content"]
+    assert pdfs.TITLE in prompt and "[1] When a colony outgrows" in prompt and "Begin by saying" in prompt
+    assert "Begin by saying" not in requests[1]["body"]["messages"][1]["content"]
+    sentences = _sentences(pdf_paper)
+    assert [s.pages for s in sentences if s.section == "Methods"] == [[2], [2]]
+    assert result.metrics["tokens_out"] == 42 * 3
+    current = script.script_current(pdf_paper)
+    assert current is not None and (current.backend, current.model) == ("ollama", "qwen2.5:7b")
+    assert script.run(pdf_paper, force=False, progress=no_progress).reused
+    assert len(llm.chat_requests()) == 3  # no new request for the same inputs
+
+
+def test_with_review_narration_waits_for_an_editors_approval(
+    pdf_paper: Paper, users: dict[str, User], settings: Any
+) -> None:
+    Project.objects.filter(pk=pdf_paper.project_id).update(script_review=True)
+    pdf_paper.refresh_from_db()
+    run_inline(pdf_paper)
+    stages = list(StageRun.objects.filter(paper=pdf_paper).order_by("created_at").values_list("stage", "status"))
+    assert stages == [("extract", RunStatus.SUCCEEDED), ("script", RunStatus.SUCCEEDED)]  # and no narration
+    with pytest.raises(PipelineGated, match="waits for an editor's approval"):
+        pipeline_start(pdf_paper)
+
+    settings.PAPERCAST_QUEUE_SYNC = False  # the approval queues narration; the workers would run it
+    bob, carol, mallory = (Client() for _ in range(3))
+    bob.force_login(users["bob"])
+    carol.force_login(users["carol"])
+    mallory.force_login(users["mallory"])
+    url = f"/admin/projects/paper/{pdf_paper.pk}/"
+    page = bob.get(url + "change/").content.decode()
+    assert "Approve the script and narrate" in page and "waits for an editor" in page and "p. 2" in page
+    viewer = carol.get(url + "change/").content.decode()
+    assert "Approve the script and narrate" not in viewer and "Edit this section" not in viewer
+    assert carol.post(url + "script/approve/").status_code == 403
+    assert mallory.post(url + "script/approve/").status_code == 404
+    assert carol.post(url + "script/edit/", {"section": "Results", "text": "x."}).status_code == 403
+
+    edited = bob.post(url + "script/edit/", {"section": "Results", "text": "Swarms chose the best site."})
+    assert edited.status_code == 302
+    assert "Swarms chose the best site." in [s.text for s in _sentences(pdf_paper)]
+    assert bob.post(url + "script/approve/").status_code == 302
+    current = script.script_current(pdf_paper)
+    assert current is not None and current.approved_by == users["bob"]
+    narrate = StageRun.objects.filter(paper=pdf_paper).order_by("-created_at").first()
+    assert narrate is not None and (narrate.stage, narrate.status, narrate.requested_by) == (
+        "narrate", RunStatus.PENDING, users["bob"],
+    )  # fmt: skip
+    log = list(LogEntry.objects.filter(object_id=str(pdf_paper.pk)).values_list("change_message", flat=True))
+    assert any("Approved script" in m for m in log) and any("Edited" in m for m in log)
