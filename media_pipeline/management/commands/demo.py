@@ -16,27 +16,44 @@ from media_pipeline.report import paper_report
 from projects import services
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "demo.txt"
+SAMPLE_PDF = Path(__file__).resolve().parents[2] / "samples" / "sample-paper.pdf"
 DEMO_USER = "demo"
 
 
 class Command(BaseCommand):
-    help = "Create a demo project and paper from the bundled sample text and run the whole pipeline inline."
+    help = (
+        "Create a demo project and paper from the bundled sample text (or, with --pdf, the bundled sample paper) "
+        "and run the whole pipeline inline."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--text", type=Path, default=SAMPLE, help="Narrate this text file instead of the sample.")
+        parser.add_argument(
+            "--pdf",
+            type=Path,
+            nargs="?",
+            const=SAMPLE_PDF,
+            help="Make the video from a paper as a PDF (default: the bundled three-page sample paper).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         user, password = self._demo_user()
         project = services.project_get_or_create(slug="demo", name="Demo", owner=user)
-        with options["text"].open("rb") as handle:
-            paper = services.paper_create_from_text(
-                project=project,
-                title="How a swarm of bees chooses a home",
-                file=handle,
-                filename=options["text"].name,
-                created_by=user,
-            )
-        self.stderr.write(f"Demo paper {paper.pk}: narrating, transcribing, illustrating and rendering…")
+        if options["pdf"]:
+            with options["pdf"].open("rb") as handle:
+                paper = services.paper_create_from_pdf(
+                    project=project, file=handle, filename=options["pdf"].name, created_by=user, script_minutes=1
+                )
+        else:
+            with options["text"].open("rb") as handle:
+                paper = services.paper_create_from_text(
+                    project=project,
+                    title="How a swarm of bees chooses a home",
+                    file=handle,
+                    filename=options["text"].name,
+                    created_by=user,
+                )
+        self.stderr.write(f"Demo paper {paper.pk}: reading, narrating, transcribing, illustrating and rendering…")
         try:
             outcome = run_pipeline(paper, stream=cast(TextIO, self.stderr._out), requested_by=user)
         except PipelineError as exc:
