@@ -25,12 +25,14 @@ import uuid
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
+
+from tests.fakes.serve import serve
 
 A1111_SAMPLERS = {"Euler", "Euler a", "DPM++ 2M", "DDIM"}
 
@@ -322,13 +324,6 @@ class _ComfyHandler(_Handler):
 @contextmanager
 def running(fake: FakeImageServer) -> Iterator[FakeImageServer]:
     base = _A1111Handler if isinstance(fake, FakeA1111) else _ComfyHandler
-    handler = type("Handler", (base,), {"fake": fake})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve(type("Handler", (base,), {"fake": fake})) as url:
+        fake.url = url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -13,8 +13,10 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.serve import serve
 
 SCENE = re.compile(r"Narration of this scene:\n(.*?)\n\n", re.S)
 
@@ -196,12 +198,6 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
 
 @contextmanager
 def running(fake: FakeLLM) -> Iterator[FakeLLM]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve(_handler(fake)) as url:
+        fake.url = url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()

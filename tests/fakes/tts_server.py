@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import math
 import struct
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.serve import serve
 
 RATE = 24_000
 VOICES = ("alloy", "af_bella")
@@ -78,12 +79,6 @@ def _handler(fake: FakeSpeech) -> type[BaseHTTPRequestHandler]:
 
 @contextmanager
 def running_speech(fake: FakeSpeech) -> Iterator[FakeSpeech]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve(_handler(fake)) as url:
+        fake.url = url + "/v1"
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
