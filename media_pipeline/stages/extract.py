@@ -160,8 +160,13 @@ def _arxiv(paper: Paper) -> tuple[ArxivEntry, int]:
     wanted = parse_arxiv_id(paper.arxiv_id)
     client = get_arxiv_client()
     requests = 0
-    cached = ArxivRecord.objects.filter(arxiv_id=str(wanted)) if wanted.version else None
-    record = (cached or ArxivRecord.objects.filter(base_id=wanted.base).order_by("-arxiv_id")).first()
+    # A version asked for is that version; no version means the newest one fetched so far.
+    known = (
+        ArxivRecord.objects.filter(arxiv_id=str(wanted))
+        if wanted.version
+        else ArxivRecord.objects.filter(base_id=wanted.base).order_by("-fetched_at", "-id")
+    )
+    record = known.first()
     if record is None:
         entry = client.metadata(wanted)
         requests += 1

@@ -187,3 +187,14 @@ def test_a_throttled_answer_is_retried_later_not_taken_as_the_paper(arxiv: FakeA
     with pytest.raises(TransientError, match="503"):
         get_arxiv_client().metadata(ArxivId("2202.08906"))
     assert get_arxiv_client().metadata(ArxivId("2202.08906")).title == pdfs.TITLE
+
+
+def test_a_version_asked_for_is_that_version_even_when_another_is_kept(arxiv: FakeArxiv, project: Project) -> None:
+    newest = services.paper_create_from_arxiv(project=project, arxiv_id="2202.08906")
+    run_inline(newest, until="extract")
+    arxiv.papers["2202.08906"].version = 1  # the stand-in now serves v1 when asked for it
+    older = services.paper_create_from_arxiv(project=project, arxiv_id="2202.08906v1")
+    run_inline(older, until="extract")
+    assert PaperDocument.objects.get(paper=older).arxiv_id == "2202.08906v1"
+    assert arxiv.paths()[-2:] == ["/api/query?id_list=2202.08906v1&max_results=1", "/pdf/2202.08906v1"]
+    assert sorted(ArxivRecord.objects.values_list("arxiv_id", flat=True)) == ["2202.08906v1", "2202.08906v2"]

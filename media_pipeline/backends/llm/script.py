@@ -13,6 +13,7 @@ sentence of the narration against the paper.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -138,15 +139,28 @@ class ExtractiveScriptWriter:
         return lines
 
     def write_section(self, source: ScriptSource, index: int, model: str) -> ScriptResult:
+        return ScriptResult(lines=list(self._plan(source)[index]))
+
+    @functools.lru_cache(maxsize=4)  # noqa: B019 - a few sources, dropped with the writer
+    def _plan(self, source: ScriptSource) -> tuple[tuple[ScriptLine, ...], ...]:
+        """Every section's lines at once: what one section leaves unsaid (or says over its share) moves the
+        next one's budget, so the whole script keeps to its length however many sections there are."""
         start = opening(source)
         budget = max(source.words - len(start.text.split()), 40)
         abstract = self._abstract(source, budget)
         remaining = max(budget - sum(len(line.text.split()) for line in abstract), 0)
         total = sum(s.words for s in source.sections) or 1
-        section = source.sections[index]
-        share = max(int(remaining * section.words / total), 12) if remaining else 0
-        picked = self._pick(section, share, self._keywords(source))
-        return ScriptResult(lines=[start, *abstract, *picked] if index == 0 else picked)
+        vocabulary = self._keywords(source)
+        plan: list[tuple[ScriptLine, ...]] = []
+        carry = 0.0
+        for section in source.sections:
+            share = remaining * section.words / total + carry
+            picked = self._pick(section, max(int(share), 0), vocabulary)
+            carry = share - sum(len(line.text.split()) for line in picked)
+            plan.append(tuple(picked))
+        if plan:
+            plan[0] = (start, *abstract, *plan[0])
+        return tuple(plan)
 
     @staticmethod
     def _keywords(source: ScriptSource) -> Counter[str]:
@@ -171,7 +185,9 @@ class ExtractiveScriptWriter:
         used = 0
         for _, position, sentence, paragraph in sorted(candidates, key=lambda c: (-c[0], c[1])):
             length = len(sentence.split())
-            if chosen and used + length > share:
+            # Over the section's share, a sentence is left out; a section with a very small share (a short
+            # one in a long paper) may say nothing rather than push the script past its length.
+            if used + length > share and (chosen or length > 2 * share):
                 continue
             chosen.append((position, sentence, paragraph))
             used += length
