@@ -1,4 +1,5 @@
-"""What editors do between the pipeline's stages: edit a scene's words, choose its image, approve the video.
+"""What editors do between the pipeline's stages: edit a paper's script and approve it for narration, edit a
+scene's words, choose its image, approve the video.
 
 Every function records who did it. The pipeline never overwrites what these write: a summary edited by a
 person is kept on re-runs (summarize skips it), and an image a person chose stays chosen (illustrate skips

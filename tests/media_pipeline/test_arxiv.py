@@ -179,7 +179,7 @@ def test_requests_keep_the_interval_even_from_several_workers_at_once(arxiv: Fak
     times = sorted(moment for moment, _ in arxiv.requests)
     assert len(times) == 6
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert min(gaps) >= 0.6 - 0.05, gaps
+    assert min(gaps) >= 0.6 - 0.15, gaps  # unlimited, they would all come within milliseconds
 
 
 def test_a_throttled_answer_is_retried_later_not_taken_as_the_paper(arxiv: FakeArxiv, project: Project) -> None:
