@@ -145,7 +145,7 @@ def status(paper: Paper) -> tuple[str, bool]:
 
 
 def figure_fingerprint(figure: Figure) -> str:
-    return f"figure:{figure.sha256}"
+    return fingerprint("figure", figure.sha256)
 
 
 def _figure_images(scene: Scene) -> list[Image]:
