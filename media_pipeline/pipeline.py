@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from media_pipeline.backends.errors import BackendError, PermanentError, TransientError
 from media_pipeline.models import ACTIVE_STATUSES, RunStatus, Stage, StageRun
+from media_pipeline.selectors import script_current
 from media_pipeline.stages import (
     StageResult,
     chunk,
@@ -117,7 +118,7 @@ def gate_closed(paper: Paper) -> str | None:
     """Why narration must wait (the project reviews scripts and this one is not approved), or None."""
     if paper.source_kind not in DOCUMENT_KINDS or not paper.project.script_review:
         return None
-    current = script.script_current(paper)
+    current = script_current(paper)
     if current is not None and current.approved_at is None:
         return (
             "The script waits for an editor's approval before it is narrated (the project reviews scripts): "

@@ -16,6 +16,7 @@ from media_pipeline.selectors import (
     document_current,
     narration_file,
     scene_sources,
+    script_current,
     transcription_current,
     video_current,
 )
@@ -120,8 +121,6 @@ def paper_report(paper: Paper, files: LocalFiles | None = None) -> dict[str, Any
 def _script(paper: Paper) -> list[dict[str, Any]]:
     """The narration's sentences with their pages and where they are spoken (papers from a PDF or arXiv)."""
     spans = {int(s["sentence"]): s for s in paper.narration_spans or [] if isinstance(s, dict) and s.get("sentence")}
-    from media_pipeline.stages.script import script_current
-
     script = script_current(paper)
     if script is None:
         return []

@@ -14,6 +14,7 @@ from media_pipeline.models import (
     Figure,
     Image,
     PaperDocument,
+    Script,
     ScriptSentence,
     Segment,
     StageRun,
@@ -169,16 +170,15 @@ def scene_rows(paper: Paper) -> list[SceneRow]:
 
 @dataclass
 class SceneSource:
-    """Where a scene's narration came from: the script sentences it shows, their pages and the figures
+    """Where a scene's narration came from: the pages of the script sentences it shows, and the figures
     they mention (a figure belongs to the scene in which the mentioning sentence is mostly spoken)."""
 
-    sentences: list[ScriptSentence] = field(default_factory=list)
     pages: list[int] = field(default_factory=list)
     figures: list[int] = field(default_factory=list)
 
 
 def scene_sources(paper: Paper, chunks: list[tuple[int, float]] | None = None) -> dict[int, SceneSource]:
-    """For each scene (by index): its script sentences, pages and mentioned figures, from the narration's
+    """For each scene (by index): its script sentences' pages and mentioned figures, from the narration's
     sentence spans. Empty for papers without a script (text and audio papers)."""
     spans = [s for s in paper.narration_spans or [] if isinstance(s, dict) and s.get("sentence")]
     if not spans:
@@ -199,9 +199,7 @@ def scene_sources(paper: Paper, chunks: list[tuple[int, float]] | None = None) -
         middle = (begin + finish) / 2
         for (index, _), low, high in zip(chunks, starts, ends, strict=True):
             if min(finish, high) - max(begin, low) > 0.05:
-                source = out[index]
-                source.sentences.append(sentence)
-                source.pages = sorted({*source.pages, *[int(p) for p in sentence.pages]})
+                out[index].pages = sorted({*out[index].pages, *[int(p) for p in sentence.pages]})
             if low <= middle < high:
                 out[index].figures = [
                     *out[index].figures,
@@ -212,6 +210,10 @@ def scene_sources(paper: Paper, chunks: list[tuple[int, float]] | None = None) -
 
 def document_current(paper: Paper) -> PaperDocument | None:
     return PaperDocument.objects.filter(paper=paper).order_by("-created_at", "-id").first()
+
+
+def script_current(paper: Paper) -> Script | None:
+    return Script.objects.filter(paper=paper).order_by("-created_at", "-id").first()
 
 
 def figures_of(paper: Paper) -> dict[int, Figure]:

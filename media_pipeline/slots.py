@@ -71,6 +71,18 @@ def request_slot(server: str, *, limit: int, read_timeout: float, retries: int) 
         yield
 
 
+def llm_slot(server: str) -> contextlib.AbstractContextManager[None]:
+    """A slot for one request to an LLM server, within PAPERCAST_LLM_CONCURRENCY ('' for in-process)."""
+    from django.conf import settings
+
+    return request_slot(
+        server,
+        limit=settings.PAPERCAST_LLM_CONCURRENCY,
+        read_timeout=settings.PAPERCAST_LLM_READ_TIMEOUT,
+        retries=settings.PAPERCAST_LLM_RETRIES,
+    )
+
+
 def wait_turn(server: str, *, interval: float, max_wait: float = 600.0) -> None:
     """Wait until this worker may send its next request to `server`: at most one per `interval` seconds,
     counted across every worker on every machine (one slot row whose expiry is the next allowed moment)."""

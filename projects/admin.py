@@ -10,17 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
-from projects import access
+from projects import access, services
 from projects.models import Membership, Paper, Project, SourceKind
 from projects.paper_page import PaperPageMixin
 
@@ -190,12 +189,10 @@ class PaperForm(forms.ModelForm):
                 data["arxiv_id"] = str(parse_arxiv_id(data.get("arxiv_id") or ""))
             except ValueError as exc:
                 self.add_error("arxiv_id", str(exc))
-        upload = data.get("source_file")
-        size = getattr(upload, "size", None)
-        if size is not None and size > settings.PAPERCAST_MAX_UPLOAD_BYTES:
-            self.add_error(
-                "source_file", f"The file is over the upload limit ({settings.PAPERCAST_MAX_UPLOAD_BYTES // 2**20} MB)."
-            )
+        try:
+            services.check_upload_size(getattr(data.get("source_file"), "size", None))
+        except ValidationError as exc:
+            self.add_error("source_file", exc.messages[0])
         return data
 
 

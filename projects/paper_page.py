@@ -75,10 +75,9 @@ class PaperPageMixin(_Base):
         if paper.source_kind not in DOCUMENT_KINDS:
             return {"is_document": False}
         from media_pipeline.pipeline import gate_closed
-        from media_pipeline.stages.script import script_current
 
         document = selectors.document_current(paper)
-        script = script_current(paper)
+        script = selectors.script_current(paper)
         sections: list[tuple[str, list[ScriptSentence]]] = []
         if script is not None:
             for sentence in ScriptSentence.objects.filter(script=script).order_by("index"):
@@ -256,9 +255,7 @@ class PaperPageMixin(_Base):
     # --- Script --------------------------------------------------------------------------------------
 
     def _script(self, paper: Paper) -> Script:
-        from media_pipeline.stages.script import script_current
-
-        script = script_current(paper)
+        script = selectors.script_current(paper)
         if script is None:
             raise Http404("This paper has no script.")
         return script

@@ -66,7 +66,8 @@ def _clean_title(title: str) -> str:
     return title[:300]
 
 
-def _check_size(size: int | None) -> None:
+def check_upload_size(size: int | None) -> None:
+    """ValidationError for an upload over PAPERCAST_MAX_UPLOAD_MB (nothing is stored then)."""
     limit = settings.PAPERCAST_MAX_UPLOAD_BYTES
     if size is not None and size > limit:
         raise ValidationError(
@@ -101,7 +102,7 @@ def paper_create_from_text(
     if file is None:  # unreachable after the check above; keeps the type checker informed
         raise ValueError("Give either text or file.")
     django_file = File(file, name=filename)
-    _check_size(django_file.size)
+    check_upload_size(django_file.size)
     paper.source_filename = filename[:300]
     # Saving the file first and the row second could orphan a file; the reverse could orphan a row
     # with no file. A row without its file is worse, so the file goes first.
@@ -124,7 +125,7 @@ def paper_create_from_audio(
     The upload is the narration: the transcribe stage probes it and reports anything that is not audio.
     """
     django_file = File(file, name=filename)
-    _check_size(django_file.size)
+    check_upload_size(django_file.size)
     paper = Paper(
         project=project,
         title=_clean_title(title),
@@ -171,7 +172,7 @@ def paper_create_from_pdf(
     Without a title, the one printed on the paper is taken when it is read. Not idempotent.
     """
     django_file = File(file, name=filename)
-    _check_size(django_file.size)
+    check_upload_size(django_file.size)
     stem = filename.rsplit(".", 1)[0].replace("_", " ").replace("-", " ").strip() or "Untitled paper"
     paper = _document_paper(
         project=project, kind=SourceKind.PDF, title=title, fallback_title=stem, created_by=created_by,

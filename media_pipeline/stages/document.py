@@ -298,19 +298,3 @@ def build_document(raw: dict[str, Any]) -> Document:
         sections=sections,
         figures=_figures(pages, blocks),
     )
-
-
-def narrated_sections(document: Document) -> list[Section]:
-    """The sections a narration draws on: not the references, acknowledgements or appendices."""
-    out = []
-    skipping = False
-    for section in document.sections:
-        if SKIPPED_SECTIONS.match(section.title):
-            skipping = True
-            continue
-        if skipping and section.level > 1:
-            continue
-        skipping = False
-        if section.paragraphs:
-            out.append(section)
-    return out

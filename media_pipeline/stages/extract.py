@@ -33,7 +33,7 @@ from media_pipeline.stages.illustrate import verify_png
 from projects.models import Paper, SourceKind
 
 VERSION = "extract-1"
-MIN_TEXT_PER_PAGE = 80  # characters; fewer on every page means there is no text layer
+MIN_TEXT_PER_PAGE = 20  # characters on average; fewer means the pages are pictures without a text layer
 
 
 def _source_key(paper: Paper) -> str:
@@ -88,7 +88,7 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
 
 
 def _check_text(document: Document) -> None:
-    if document.characters < MIN_TEXT_PER_PAGE * max(document.page_count, 1) * 0.25:
+    if document.characters < MIN_TEXT_PER_PAGE * max(document.page_count, 1):
         raise PermanentError(
             f"The PDF's {document.page_count} page(s) hold almost no text: it looks scanned (pictures of pages "
             "without a text layer), so it needs OCR first. Run it through an OCR program (for example "
@@ -99,6 +99,7 @@ def _check_text(document: Document) -> None:
 def _save(paper: Paper, document: Document, folder: Path, fp: str, entry: ArxivEntry | None) -> int:
     names: list[str] = []
     figures: list[Figure] = []
+    saved = False
     try:
         for figure in document.figures:
             data = (folder / figure.file).read_bytes()
@@ -146,9 +147,10 @@ def _save(paper: Paper, document: Document, folder: Path, fp: str, entry: ArxivE
             if paper.title_from_source and document.title:
                 fields["title"] = document.title[:300]
             Paper.objects.filter(pk=paper.pk).update(**fields)
-    except BaseException:
-        delete_quietly(names)
-        raise
+        saved = True
+    finally:
+        if not saved:  # no row points at the figures' files: they would be orphans
+            delete_quietly(names)
     return len(figures)
 
 

@@ -15,6 +15,7 @@ re-run, a run resumed after a crash, or a script with one sentence edited speaks
 
 from __future__ import annotations
 
+import shutil
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from media_pipeline.backends.tts import Speaker, get_speaker
 from media_pipeline.files import delete_quietly, generated_name, paper_folder, private_tempdir, save_file
 from media_pipeline.fingerprint import fingerprint, sha256_text
 from media_pipeline.models import ScriptSentence, SpokenSentence
+from media_pipeline.selectors import script_current
 from media_pipeline.stages import ProgressFn, StageResult
 from media_pipeline.text import markdown_blocks, split_sentences, spoken
 from projects.models import DOCUMENT_KINDS, Paper, SourceKind
@@ -92,8 +94,6 @@ def _text_units(text: str) -> list[Unit]:
 
 
 def _script_units(paper: Paper) -> list[Unit]:
-    from media_pipeline.stages.script import script_current
-
     script = script_current(paper)
     if script is None:
         raise PermanentError("The paper has no script yet: run the script stage first.")
@@ -129,11 +129,14 @@ def _fingerprint(units: list[Unit], speaker: Speaker) -> str:
     return fingerprint(VERSION, [(u.text, u.pause) for u in units], speaker.identity())
 
 
+def _current(paper: Paper, fp: str) -> bool:
+    name = paper.narration_audio.name
+    return bool(name) and paper.narration_fingerprint == fp and default_storage.exists(str(name))
+
+
 def status(paper: Paper) -> tuple[str, bool]:
     fp = _fingerprint(units_for(paper), get_speaker(paper.project))
-    name = paper.narration_audio.name
-    current = bool(name) and paper.narration_fingerprint == fp and default_storage.exists(str(name))
-    return fp, current
+    return fp, _current(paper, fp)
 
 
 def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
@@ -145,8 +148,7 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     units = units_for(paper)
     speaker = get_speaker(paper.project)
     fp = _fingerprint(units, speaker)
-    name = paper.narration_audio.name
-    if not force and name and paper.narration_fingerprint == fp and default_storage.exists(str(name)):
+    if not force and _current(paper, fp):
         return StageResult(fp, reused=True)
     with private_tempdir() as tmp:
         pieces, spoken_now = _speak_all(paper, speaker, units, tmp, progress)
@@ -188,28 +190,21 @@ def _speak_all(
         row = kept.get(key)
         if row is not None and default_storage.exists(str(row.file.name)):
             with row.file.open("rb") as source, piece.open("wb") as sink:
-                sink.write(source.read())
+                shutil.copyfileobj(source, sink)
         else:
-            speaker.speak(unit.text, piece)
+            duration = speaker.speak(unit.text, piece)
             spoken_now += 1
             with piece.open("rb") as handle:
                 stored = default_storage.save(generated_name(folder, ".wav"), File(handle))
             try:
-                duration = _duration(piece)
-                SpokenSentence.objects.update_or_create(
+                kept[key], _ = SpokenSentence.objects.update_or_create(
                     paper=paper, key=key, defaults={"file": stored, "duration": duration}
                 )
-            except IntegrityError:  # another attempt stored the same sentence first: keep theirs
+            except IntegrityError:  # another attempt stored the same sentence at the same moment: keep theirs
                 delete_quietly([stored])
-            kept[key] = SpokenSentence(paper=paper, key=key, file=stored, duration=0.0)
         pieces.append(piece)
         progress((i + 1) / len(units) * 0.95)
     return pieces, spoken_now
-
-
-def _duration(path: Path) -> float:
-    with wave.open(str(path), "rb") as wav:
-        return wav.getnframes() / wav.getframerate()
 
 
 def _join(pieces: list[Path], units: list[Unit], out: Path) -> tuple[list[dict[str, object]], float]:

@@ -26,17 +26,13 @@ from media_pipeline.backends.llm.script import (
 )
 from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import PaperDocument, Script, ScriptSentence
-from media_pipeline.selectors import document_current
-from media_pipeline.slots import request_slot
+from media_pipeline.selectors import document_current, script_current
+from media_pipeline.slots import llm_slot
 from media_pipeline.stages import ProgressFn, StageResult
 from media_pipeline.stages.document import SKIPPED_SECTIONS
 from projects.models import Paper
 
 VERSION = "script-1"
-
-
-def script_current(paper: Paper) -> Script | None:
-    return Script.objects.filter(paper=paper).order_by("-created_at", "-id").first()
 
 
 def target_minutes(paper: Paper) -> int:
@@ -95,29 +91,31 @@ def _inputs(paper: Paper) -> tuple[PaperDocument, ScriptWriter, str]:
     return document, writer, fp
 
 
+def _kept(paper: Paper, fp: str) -> Script | None:
+    """The paper's script when it stands: made from these inputs, or edited by a person."""
+    newest = script_current(paper)
+    if newest is not None and (newest.input_fingerprint == fp or newest.edited_by_id is not None):
+        return newest
+    return None
+
+
 def status(paper: Paper) -> tuple[str, bool]:
     _, _, fp = _inputs(paper)
-    newest = script_current(paper)
-    return fp, newest is not None and (newest.input_fingerprint == fp or newest.edited_by_id is not None)
+    return fp, _kept(paper, fp) is not None
 
 
 def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     document, writer, fp = _inputs(paper)
-    newest = script_current(paper)
-    if newest is not None and not force and (newest.input_fingerprint == fp or newest.edited_by_id is not None):
-        return StageResult(fp, reused=True, metrics={"kept_human_edits": newest.edited_by_id is not None})
+    kept = _kept(paper, fp)
+    if kept is not None and not force:
+        return StageResult(fp, reused=True, metrics={"kept_human_edits": kept.edited_by_id is not None})
     source = source_for(paper, document)
     model = model_for(paper)
     lines: list[ScriptLine] = []
     tokens_in = tokens_out = 0
     used_model = ""
     for index in range(len(source.sections)):
-        with request_slot(
-            writer.server,
-            limit=settings.PAPERCAST_LLM_CONCURRENCY,
-            read_timeout=settings.PAPERCAST_LLM_READ_TIMEOUT,
-            retries=settings.PAPERCAST_LLM_RETRIES,
-        ):
+        with llm_slot(writer.server):
             result = writer.write_section(source, index, model)
         lines.extend(result.lines)
         tokens_in += result.tokens_in

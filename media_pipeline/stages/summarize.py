@@ -18,7 +18,7 @@ from media_pipeline.backends.llm import SceneRequest, SceneSummary, Summarizer, 
 from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import Chunk, Summary
 from media_pipeline.prompts import render_scene_prompt, template_for
-from media_pipeline.slots import request_slot
+from media_pipeline.slots import llm_slot
 from media_pipeline.stages import ProgressFn, StageResult
 from projects.models import Paper
 
@@ -77,12 +77,7 @@ def status(paper: Paper) -> tuple[str, bool]:
 
 def _call(summarizer: Summarizer, request: SceneRequest) -> SceneSummary:
     """One request, within the server's concurrency limit (shared by every worker)."""
-    with request_slot(
-        getattr(summarizer, "server", ""),
-        limit=settings.PAPERCAST_LLM_CONCURRENCY,
-        read_timeout=settings.PAPERCAST_LLM_READ_TIMEOUT,
-        retries=settings.PAPERCAST_LLM_RETRIES,
-    ):
+    with llm_slot(getattr(summarizer, "server", "")):
         return summarizer.summarize(request)
 
 

@@ -15,6 +15,7 @@ from django.test import Client
 from media_pipeline import curation
 from media_pipeline.models import RunStatus, Script, ScriptSentence, StageRun
 from media_pipeline.pipeline import PipelineGated, pipeline_start
+from media_pipeline.selectors import script_current
 from media_pipeline.stages import no_progress, script
 from projects import services
 from projects.models import Paper, Project
@@ -36,7 +37,7 @@ def pdf_paper(project: Project, tmp_dir: Path) -> Paper:
 
 
 def _sentences(paper: Paper) -> list[ScriptSentence]:
-    current = script.script_current(paper)
+    current = script_current(paper)
     assert current is not None
     return list(ScriptSentence.objects.filter(script=current).order_by("index"))
 
@@ -67,7 +68,7 @@ def test_the_script_fits_the_chosen_length(pdf_paper: Paper) -> None:
         Paper.objects.filter(pk=pdf_paper.pk).update(script_minutes=minutes)
         pdf_paper.refresh_from_db()
         script.run(pdf_paper, force=False, progress=no_progress)
-        words = script.script_current(pdf_paper).words  # type: ignore[union-attr]
+        words = script_current(pdf_paper).words  # type: ignore[union-attr]
         target = minutes * pdf_paper.project.words_per_minute
         assert target * 0.6 <= words <= target * 1.15, (minutes, words)
 
@@ -77,7 +78,7 @@ def test_a_rerun_reuses_the_script_and_an_edited_one_survives_until_forced(
 ) -> None:
     script.run(pdf_paper, force=False, progress=no_progress)
     assert script.run(pdf_paper, force=False, progress=no_progress).reused
-    current = script.script_current(pdf_paper)
+    current = script_current(pdf_paper)
     assert current is not None
     curation.script_edit(current, section="Results", text="Swarms chose well.", user=users["bob"])
     Paper.objects.filter(pk=pdf_paper.pk).update(script_minutes=10)  # inputs change, but a person wrote this
@@ -92,7 +93,7 @@ def test_an_edit_keeps_pages_of_kept_and_replaced_sentences_and_marks_new_ones(
     pdf_paper: Paper, users: dict[str, User]
 ) -> None:
     script.run(pdf_paper, force=False, progress=no_progress)
-    current = script.script_current(pdf_paper)
+    current = script_current(pdf_paper)
     assert current is not None
     before = [s for s in _sentences(pdf_paper) if s.section == "Introduction"]
     kept_ids = [s.pk for s in before]
@@ -136,7 +137,7 @@ def test_an_llm_writes_the_script_section_by_section_citing_paragraphs_for_pages
     sentences = _sentences(pdf_paper)
     assert [s.pages for s in sentences if s.section == "Methods"] == [[2], [2]]
     assert result.metrics["tokens_out"] == 42 * 3
-    current = script.script_current(pdf_paper)
+    current = script_current(pdf_paper)
     assert current is not None and (current.backend, current.model) == ("ollama", "qwen2.5:7b")
     assert script.run(pdf_paper, force=False, progress=no_progress).reused
     assert len(llm.chat_requests()) == 3  # no new request for the same inputs
@@ -171,7 +172,7 @@ def test_with_review_narration_waits_for_an_editors_approval(
     assert edited.status_code == 302
     assert "Swarms chose the best site." in [s.text for s in _sentences(pdf_paper)]
     assert bob.post(url + "script/approve/").status_code == 302
-    current = script.script_current(pdf_paper)
+    current = script_current(pdf_paper)
     assert current is not None and current.approved_by == users["bob"]
     narrate = StageRun.objects.filter(paper=pdf_paper).order_by("-created_at").first()
     assert narrate is not None and (narrate.stage, narrate.status, narrate.requested_by) == (

@@ -13,6 +13,7 @@ from media_pipeline.management.commands._runner import run_pipeline
 from media_pipeline.models import Stage
 from media_pipeline.pipeline import PipelineError, PipelineGated, gate_closed
 from media_pipeline.report import paper_report
+from media_pipeline.selectors import script_current
 from projects import services
 from projects.models import Paper
 
@@ -117,7 +118,6 @@ class Command(BaseCommand):
 
     def _approve_script(self, paper: Paper) -> None:
         from media_pipeline.curation import script_approve
-        from media_pipeline.stages.script import script_current
 
         script = script_current(paper)
         if script is None:
