@@ -1,7 +1,8 @@
 """Admin for pipeline outputs and runs: readable by members, written only by the pipeline.
 
-Curation (editing summaries, choosing images, approving) comes with its own services; until then every
-pipeline-owned field is read-only and outputs cannot be added by hand.
+Every pipeline-owned field is read-only here and outputs cannot be added by hand; curation (editing a
+summary or prompt, choosing a candidate, approving) happens on the paper page (media_pipeline.paper_page)
+through media_pipeline.curation. Importing this module also registers the paper's admin (paper_admin).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from media_pipeline import paper_admin  # noqa: F401  (registers Paper's admin with the site)
 from media_pipeline.backends.errors import PermanentError
 from media_pipeline.models import (
     Chunk,

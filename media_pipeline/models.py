@@ -15,7 +15,7 @@ from projects.models import Paper
 
 
 class Stage(models.TextChoices):
-    """The stages, in pipeline order (see pipeline.STAGE_ORDER)."""
+    """The stages, in pipeline order (see runs.STAGE_ORDER)."""
 
     EXTRACT = "extract", "Extract"
     SCRIPT = "script", "Script"
@@ -115,6 +115,10 @@ class PaperDocument(models.Model):
     sections = models.JSONField(default=list, blank=True)
     arxiv_id = models.CharField(max_length=64, blank=True, help_text="The versioned arXiv id it was fetched as.")
     categories = models.JSONField(default=list, blank=True)
+    objects_found = models.JSONField(
+        default=list, blank=True, help_text="Text that is not prose, kept aside: [{kind, page, text}]."
+    )
+    warnings = models.JSONField(default=list, blank=True, help_text="What the reader could not structure.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -125,11 +129,19 @@ class PaperDocument(models.Model):
         return f"Document of paper {self.paper_id}: {self.title[:60]}"
 
 
+class FigureKind(models.TextChoices):
+    RASTER = "raster", "Figure (picture)"
+    DRAWN = "drawn", "Figure (drawing)"
+    TABLE = "table", "Table"
+
+
 class Figure(models.Model):
-    """An image in the paper's PDF, with the caption printed under it. Scenes that mention it may show it."""
+    """A figure or table of the paper, cut out of its page, with its caption. Scenes about it may show it."""
 
     document = models.ForeignKey(PaperDocument, on_delete=models.CASCADE, related_name="figures")
     number = models.PositiveIntegerField(null=True, blank=True, help_text="3 for 'Figure 3'; empty: unnumbered.")
+    kind = models.CharField(max_length=10, choices=FigureKind.choices, default=FigureKind.RASTER)
+    box = models.JSONField(default=list, blank=True, help_text="[x0, y0, x1, y1] on its page, in PDF points.")
     label = models.CharField(max_length=40, blank=True)
     caption = models.TextField(blank=True)
     page = models.PositiveIntegerField()
@@ -370,6 +382,10 @@ class Summary(models.Model):
 
     def __str__(self) -> str:
         return self.summary[:80]
+
+
+# Image.backend of a candidate that is one of the paper's own figures, not a generated picture.
+FIGURE_BACKEND = "figure"
 
 
 class Image(models.Model):

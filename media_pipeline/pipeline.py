@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -32,8 +31,10 @@ from django.utils import timezone
 
 from media_pipeline.backends.errors import BackendError, PermanentError, TransientError
 from media_pipeline.models import ACTIVE_STATUSES, RunStatus, Stage, StageRun
-from media_pipeline.selectors import script_current
+from media_pipeline.runs import gate_closed, stages_for
 from media_pipeline.stages import (
+    PipelineStage,
+    RegeneratingStage,
     StageResult,
     chunk,
     extract,
@@ -44,33 +45,16 @@ from media_pipeline.stages import (
     summarize,
     transcribe,
 )
-from projects.models import DOCUMENT_KINDS, Paper, SourceKind
+from projects.models import Paper
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
 
-STAGE_ORDER: tuple[Stage, ...] = (
-    Stage.EXTRACT,
-    Stage.SCRIPT,
-    Stage.NARRATE,
-    Stage.TRANSCRIBE,
-    Stage.CHUNK,
-    Stage.SUMMARIZE,
-    Stage.ILLUSTRATE,
-    Stage.RENDER,
-)
-STAGE_MODULES: dict[str, ModuleType] = {
-    Stage.EXTRACT: extract,
-    Stage.SCRIPT: script,
-    Stage.NARRATE: narrate,
-    Stage.TRANSCRIBE: transcribe,
-    Stage.CHUNK: chunk,
-    Stage.SUMMARIZE: summarize,
-    Stage.ILLUSTRATE: illustrate,
-    Stage.RENDER: render,
-}
+# Every stage module satisfies the written contract; mypy checks each against it here.
+_STAGES: tuple[PipelineStage, ...] = (extract, script, narrate, transcribe, chunk, summarize, illustrate, render)
+STAGES: dict[str, PipelineStage] = {stage.name: stage for stage in _STAGES}
 # Stages that load a large model; they go to the `gpu` cluster (a GPU machine runs its qcluster).
 GPU_STAGES = frozenset({Stage.TRANSCRIBE})
 HEARTBEAT_SECONDS = 2.0
@@ -102,29 +86,6 @@ class RunEvent:
 Listener = Callable[[RunEvent], None]
 _listeners: ContextVar[tuple[Listener, ...]] = ContextVar("pipeline_listeners", default=())
 _inline_queue: ContextVar[list[int] | None] = ContextVar("pipeline_inline_queue", default=None)
-
-
-def stages_for(paper: Paper) -> list[Stage]:
-    """The stages a paper goes through: audio papers have their narration already; text papers are their
-    own script; papers from a PDF or arXiv are read and scripted first."""
-    if paper.source_kind == SourceKind.AUDIO:
-        return list(STAGE_ORDER[STAGE_ORDER.index(Stage.TRANSCRIBE) :])
-    if paper.source_kind in DOCUMENT_KINDS:
-        return list(STAGE_ORDER)
-    return list(STAGE_ORDER[STAGE_ORDER.index(Stage.NARRATE) :])
-
-
-def gate_closed(paper: Paper) -> str | None:
-    """Why narration must wait (the project reviews scripts and this one is not approved), or None."""
-    if paper.source_kind not in DOCUMENT_KINDS or not paper.project.script_review:
-        return None
-    current = script_current(paper)
-    if current is not None and current.approved_at is None:
-        return (
-            "The script waits for an editor's approval before it is narrated (the project reviews scripts): "
-            "read it on the paper's page, edit it if needed, and approve it."
-        )
-    return None
 
 
 def queue_for(stage: str) -> str:
@@ -172,7 +133,7 @@ def first_stale_stage(paper: Paper, stages: list[Stage]) -> Stage | None:
     """
     for stage in stages:
         try:
-            _, current = STAGE_MODULES[stage].status(paper)
+            _, current = STAGES[stage].status(paper)
         except BackendError:
             return stage
         if not current:
@@ -360,16 +321,10 @@ def stage_run_execute(run_id: int) -> None:
         return
     run = StageRun.objects.select_related("paper__project").get(pk=run_id)
     _emit(run, RunStatus.RUNNING, 0)
-    module = STAGE_MODULES[run.stage]
+    stage = STAGES[run.stage]
     started = time.monotonic()
     try:
-        result: StageResult
-        if run.options.get("regenerate"):
-            result = illustrate.regenerate(
-                run.paper, list(run.options["regenerate"]), int(run.options.get("count", 1)), _progress_writer(run)
-            )
-        else:
-            result = module.run(run.paper, force=run.force, progress=_progress_writer(run))
+        result = _run_stage(stage, run)
     except PermanentError as exc:
         _fail(run, str(exc))
     except TransientError as exc:
@@ -381,6 +336,16 @@ def stage_run_execute(run_id: int) -> None:
         _fail(run, f"Unexpected error in the {run.stage} stage ({type(exc).__name__}: {exc}). See the worker log.")
     else:
         _succeed(run, result, time.monotonic() - started)
+
+
+def _run_stage(stage: PipelineStage, run: StageRun) -> StageResult:
+    progress = _progress_writer(run)
+    regenerate = run.options.get("regenerate")
+    if not regenerate:
+        return stage.run(run.paper, force=run.force, progress=progress)
+    if not isinstance(stage, RegeneratingStage):
+        raise PermanentError(f"The {stage.name} stage cannot regenerate scenes.")
+    return stage.regenerate(run.paper, [int(i) for i in regenerate], int(run.options.get("count", 1)), progress)
 
 
 def _succeed(run: StageRun, result: StageResult, seconds: float) -> None:
@@ -483,32 +448,3 @@ def pipeline_reap() -> int:
                 touched += 1
                 _enqueue_on_commit(run.pk, run.stage)
     return touched
-
-
-# --- Reading -------------------------------------------------------------------------------------------
-
-
-def latest_runs(paper: Paper) -> dict[str, StageRun]:
-    """The newest run of each stage; the paper's pipeline status is derived from these.
-
-    Uses the runs prefetched as `runs_newest_first` (see PaperAdmin) when they are there.
-    """
-    runs = getattr(paper, "runs_newest_first", None)
-    if runs is None:
-        runs = StageRun.objects.filter(paper=paper).order_by("-created_at", "-id")
-    latest: dict[str, StageRun] = {}
-    for run in runs:
-        latest.setdefault(run.stage, run)
-    return latest
-
-
-def paper_status(paper: Paper) -> str:
-    """running | failed | succeeded | pending | partial | new, derived from the newest run of each stage."""
-    runs = latest_runs(paper)
-    if not runs:
-        return "new"
-    statuses = {r.status for r in runs.values()}
-    for status in (RunStatus.RUNNING, RunStatus.PENDING, RunStatus.FAILED):
-        if status in statuses:
-            return str(status)
-    return "succeeded" if Stage.RENDER in runs else "partial"

@@ -9,8 +9,8 @@ from typing import Any
 
 from django.db.models.fields.files import FieldFile
 
-from media_pipeline.models import ScriptSentence
-from media_pipeline.pipeline import latest_runs, stages_for
+from media_pipeline.models import Figure, FigureKind, ScriptSentence, Transcription
+from media_pipeline.runs import latest_runs, stages_for
 from media_pipeline.selectors import (
     chunks_with_outputs,
     document_current,
@@ -46,6 +46,30 @@ class LocalFiles:
 
 def paper_report(paper: Paper, files: LocalFiles | None = None) -> dict[str, Any]:
     files = files or LocalFiles()
+    transcription = transcription_current(paper)
+    video = video_current(paper)
+    return {
+        "paper": paper.pk,
+        "title": paper.title,
+        "project": paper.project.slug,
+        "source": _source(paper, files),
+        "script": _script(paper),
+        "stages": _stages(paper),
+        "audio": files.path(narration_file(paper)),
+        "duration": transcription.duration if transcription else None,
+        "transcript": _transcript(transcription),
+        "scenes": _scenes(paper, files),
+        "video": files.path(video.file) if video else None,
+        "captions": {
+            "srt": files.path(video.srt) if video else None,
+            "vtt": files.path(video.vtt) if video else None,
+        },
+        "thumbnail": files.path(video.thumbnail) if video else None,
+        "chapters": video.chapters if video else [],
+    }
+
+
+def _stages(paper: Paper) -> dict[str, dict[str, Any]]:
     runs = latest_runs(paper)
     stages = {}
     for stage in stages_for(paper):
@@ -56,12 +80,17 @@ def paper_report(paper: Paper, files: LocalFiles | None = None) -> dict[str, Any
             "reused": run.reused if run else False,
             "error": run.error if run and run.error else None,
         }
-    transcription = transcription_current(paper)
-    words = (
-        [[w[0], w[1], w[2]] for w in transcription.words.order_by("index").values_list("start", "end", "text")]
-        if transcription
-        else []
-    )
+    return stages
+
+
+def _transcript(transcription: Transcription | None) -> dict[str, Any]:
+    if transcription is None:
+        return {"text": "", "words": []}
+    words = transcription.words.order_by("index").values_list("start", "end", "text")
+    return {"text": transcription.text, "words": [[w[0], w[1], w[2]] for w in words]}
+
+
+def _scenes(paper: Paper, files: LocalFiles) -> list[dict[str, Any]]:
     scenes = []
     sources = scene_sources(paper)
     for chunk in chunks_with_outputs(paper):
@@ -85,36 +114,42 @@ def paper_report(paper: Paper, files: LocalFiles | None = None) -> dict[str, Any
                 "figures": sources[chunk.index].figures if chunk.index in sources else [],
             }
         )
-    video = video_current(paper)
+    return scenes
+
+
+def _source(paper: Paper, files: LocalFiles) -> dict[str, Any]:
     document = document_current(paper)
+    figures = list(document.figures.order_by("page", "id")) if document else []
     return {
-        "paper": paper.pk,
-        "title": paper.title,
-        "project": paper.project.slug,
-        "source": {
-            "kind": paper.source_kind,
-            "arxiv_id": (document.arxiv_id if document and document.arxiv_id else paper.arxiv_id) or None,
-            "authors": list(paper.authors),
-            "abstract": paper.abstract or None,
-            "pages": document.page_count if document else None,
-            "figures": [
-                {"number": f.number, "caption": f.caption, "page": f.page, "image": files.path(f.file)}
-                for f in (document.figures.order_by("page", "id") if document else [])
-            ],
-        },
-        "script": _script(paper),
-        "stages": stages,
-        "audio": files.path(narration_file(paper)),
-        "duration": transcription.duration if transcription else None,
-        "transcript": {"text": transcription.text if transcription else "", "words": words},
-        "scenes": scenes,
-        "video": files.path(video.file) if video else None,
-        "captions": {
-            "srt": files.path(video.srt) if video else None,
-            "vtt": files.path(video.vtt) if video else None,
-        },
-        "thumbnail": files.path(video.thumbnail) if video else None,
-        "chapters": video.chapters if video else [],
+        "kind": paper.source_kind,
+        "arxiv_id": (document.arxiv_id if document and document.arxiv_id else paper.arxiv_id) or None,
+        "authors": list(paper.authors),
+        "abstract": paper.abstract or None,
+        "pages": document.page_count if document else None,
+        "sections": [
+            {
+                "title": s.get("title", ""),
+                "level": s.get("level", 1),
+                "number": s.get("number", ""),
+                "kind": s.get("kind", "body"),
+                "pages": sorted({int(n) for p in s.get("paragraphs", []) for n in p.get("pages", [])}),
+            }
+            for s in (document.sections if document else [])
+        ],
+        "figures": [_figure(f, files) for f in figures if f.kind != FigureKind.TABLE],
+        "tables": [_figure(f, files) for f in figures if f.kind == FigureKind.TABLE],
+        "warnings": list(document.warnings) if document else [],
+    }
+
+
+def _figure(figure: Figure, files: LocalFiles) -> dict[str, Any]:
+    return {
+        "number": figure.number,
+        "caption": figure.caption,
+        "page": figure.page,
+        "kind": figure.kind,
+        "box": figure.box,
+        "image": files.path(figure.file),
     }
 
 

@@ -1,17 +1,21 @@
-"""Reading a paper's current outputs: the newest transcription and video, the scenes in order, the paper page."""
+"""Reading a paper's current inputs and outputs: the newest transcription and video, the scenes in order, the
+words the narration says, the paper page. What two stages share to read lives here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.db.models.fields.files import FieldFile
 
+from media_pipeline.backends.errors import PermanentError
 from media_pipeline.models import (
     ACTIVE_STATUSES,
     Chunk,
     Figure,
+    FigureKind,
     Image,
     PaperDocument,
     Script,
@@ -22,7 +26,13 @@ from media_pipeline.models import (
     Transcription,
     Video,
 )
-from projects.models import Paper, SourceKind
+from media_pipeline.runs import latest_runs, paper_status, stages_for
+from media_pipeline.text import markdown_blocks, split_sentences, spoken
+from projects import access
+from projects.models import DOCUMENT_KINDS, Paper, SourceKind
+
+if TYPE_CHECKING:
+    from projects.access import AnyUser
 
 
 def narration_file(paper: Paper) -> FieldFile | None:
@@ -33,6 +43,18 @@ def narration_file(paper: Paper) -> FieldFile | None:
 
 def transcription_current(paper: Paper) -> Transcription | None:
     return Transcription.objects.filter(paper=paper).order_by("-created_at", "-id").first()
+
+
+def videos_visible_to(user: AnyUser) -> QuerySet[Video]:
+    return access.visible_through_project(Video.objects.all(), user, "paper__project_id")
+
+
+def transcription_required(paper: Paper) -> Transcription:
+    """The newest transcription, or PermanentError when there is none."""
+    transcription = transcription_current(paper)
+    if transcription is None:
+        raise PermanentError("The paper has no transcript yet: run the transcribe stage first.")
+    return transcription
 
 
 def video_current(paper: Paper) -> Video | None:
@@ -73,6 +95,11 @@ class StageRow:
         return int(metrics.get("tokens_in") or 0), int(metrics.get("tokens_out") or 0)
 
     @property
+    def note(self) -> str:
+        """What the run wants an editor to know although it succeeded (a fallback it took, say)."""
+        return str((self.run.metrics if self.run else {}).get("note") or "")
+
+    @property
     def model_seconds(self) -> float | None:
         """Seconds the model itself ran (GPU seconds when the worker has one), where the stage reports it."""
         value = (self.run.metrics if self.run else {}).get("engine_seconds")
@@ -80,16 +107,12 @@ class StageRow:
 
 
 def stage_rows(paper: Paper) -> list[StageRow]:
-    from media_pipeline.pipeline import latest_runs, stages_for
-
     runs = latest_runs(paper)
     return [StageRow(str(stage), stage.label, runs.get(stage)) for stage in stages_for(paper)]
 
 
 def pipeline_state(paper: Paper) -> dict[str, Any]:
     """The paper's pipeline as the admin's live view and the API report it, from each stage's newest run."""
-    from media_pipeline.pipeline import paper_status
-
     rows = stage_rows(paper)
     return {
         "status": paper_status(paper),
@@ -221,5 +244,96 @@ def figures_of(paper: Paper) -> dict[int, Figure]:
     document = document_current(paper)
     if document is None:
         return {}
-    rows = Figure.objects.filter(document=document, number__isnull=False).order_by("page", "id")
+    rows = Figure.objects.filter(document=document, number__isnull=False).exclude(kind=FigureKind.TABLE)
+    rows = rows.order_by("page", "id")
     return {int(f.number): f for f in rows if f.number is not None}
+
+
+# --- What the narration says (narrate speaks it; transcribe aligns the recognised words to it) ---------
+
+SENTENCE_PAUSE = 0.3
+PARAGRAPH_PAUSE = 0.7
+
+
+@dataclass(frozen=True)
+class NarrationUnit:
+    """One sentence to speak, the pause after it, and the script sentence it comes from (if any)."""
+
+    text: str
+    pause: float
+    sentence_id: int | None = None
+
+
+def source_text(paper: Paper) -> str:
+    """The text of a text paper, checked: UTF-8, not empty, not over the length limit."""
+    if paper.source_kind != SourceKind.TEXT:
+        raise PermanentError("This paper's source is not a text; there is no text to narrate.")
+    if paper.source_text:
+        text = paper.source_text
+    elif paper.source_file:
+        with paper.source_file.open("rb") as handle:
+            data = handle.read(settings.PAPERCAST_MAX_TEXT_CHARS * 4 + 4)
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise PermanentError(
+                f"The text file is not UTF-8 (byte 0x{data[exc.start]:02x} at position {exc.start} is not valid "
+                "UTF-8). Save it as UTF-8 and upload it again."
+            ) from None
+    else:
+        text = ""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    if not text.strip():
+        raise PermanentError("The text is empty. Add the text to narrate and run the pipeline again.")
+    if len(text) > settings.PAPERCAST_MAX_TEXT_CHARS:
+        raise PermanentError(
+            f"The text has {len(text):,} characters; the limit is {settings.PAPERCAST_MAX_TEXT_CHARS:,} "
+            "(PAPERCAST_MAX_TEXT_CHARS). Shorten it or split it into several papers."
+        )
+    return text
+
+
+def _text_units(text: str) -> list[NarrationUnit]:
+    units: list[NarrationUnit] = []
+    heading = ""
+    for section, paragraph in markdown_blocks(text):
+        if section and section != heading:
+            heading = section
+            units.append(NarrationUnit(spoken(section if section[-1:] in ".!?" else section + "."), PARAGRAPH_PAUSE))
+        sentences = [spoken(s) for s in split_sentences(paragraph)]
+        units.extend(NarrationUnit(s, SENTENCE_PAUSE) for s in sentences if s)
+        if units:
+            units[-1] = NarrationUnit(units[-1].text, PARAGRAPH_PAUSE, units[-1].sentence_id)
+    return units
+
+
+def _script_units(paper: Paper) -> list[NarrationUnit]:
+    script = script_current(paper)
+    if script is None:
+        raise PermanentError("The paper has no script yet: run the script stage first.")
+    sentences = list(ScriptSentence.objects.filter(script=script).order_by("index"))
+    units: list[NarrationUnit] = []
+    for i, sentence in enumerate(sentences):
+        text = spoken(sentence.text)
+        if not text:
+            continue
+        section_ends = i + 1 == len(sentences) or sentences[i + 1].section != sentence.section
+        units.append(NarrationUnit(text, PARAGRAPH_PAUSE if section_ends else SENTENCE_PAUSE, sentence.pk))
+    if not units:
+        raise PermanentError("The script is empty: write or restore its sentences, then run narrate again.")
+    return units
+
+
+def narration_units(paper: Paper) -> list[NarrationUnit]:
+    """The sentences the narration speaks, in order."""
+    if paper.source_kind in DOCUMENT_KINDS:
+        return _script_units(paper)
+    units = _text_units(source_text(paper))
+    if not units:
+        raise PermanentError("The text has nothing to say once its markup is removed.")
+    return units
+
+
+def spoken_script(paper: Paper) -> str:
+    """The words the narration says, in order (what transcription aligns the recognised words to)."""
+    return " ".join(unit.text for unit in narration_units(paper))

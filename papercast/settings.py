@@ -383,8 +383,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CurationStatusEnum": "projects.models.CurationStatus",
         "StageEnum": "media_pipeline.models.Stage",
-        "StageRunStatusEnum": "projects.api.serializers.STAGE_STATUSES",
-        "PipelineStatusEnum": "projects.api.serializers.PIPELINE_STATUSES",
+        "StageRunStatusEnum": "media_pipeline.api.serializers.STAGE_STATUSES",
+        "PipelineStatusEnum": "media_pipeline.api.serializers.PIPELINE_STATUSES",
         "VideoStatusEnum": "media_pipeline.api.serializers.VIDEO_STATUSES",
         "PrivacyStatusEnum": ["private", "unlisted", "public"],
     },

@@ -10,10 +10,11 @@ from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from media_pipeline.api.papers import PaperViewSet
 from media_pipeline.api.views import VideoViewSet
 from media_pipeline.views import media_file
 from papercast.api.tokens import MeView, TokenCreateView, TokenRevokeAllView, TokenRevokeView
-from projects.api.views import PaperViewSet, ProjectViewSet
+from projects.api.views import ProjectViewSet
 
 router = DefaultRouter()
 router.register("projects", ProjectViewSet, basename="project")

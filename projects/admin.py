@@ -1,4 +1,6 @@
-"""Admin for projects, members and papers, scoped by membership through projects.access.
+"""Admin for projects and their members, scoped by membership through projects.access.
+
+ProjectScopedAdmin is the base of every admin whose rows belong to a project (media_pipeline's too).
 
 A staff user who is not a superuser sees only their projects and what belongs to them. An object in
 another team's project is filtered out of the queryset, so its pages answer 404 exactly as for an id that
@@ -9,19 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponseRedirect
-from django.utils.html import format_html_join
-from django.utils.safestring import mark_safe
 
-from projects import access, services
-from projects.models import Membership, Paper, Project, SourceKind
-from projects.paper_page import PaperPageMixin
+from projects import access
+from projects.models import Membership, Paper, Project
 
 
 class ProjectScopedAdmin(admin.ModelAdmin):
@@ -41,12 +38,7 @@ class ProjectScopedAdmin(admin.ModelAdmin):
         return int(target.pk)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        queryset = super().get_queryset(request)
-        ids = access.project_ids_visible_to(request.user)
-        if ids is None:
-            return queryset
-        lookup = f"{self.project_field}__in" if self.project_field else "pk__in"
-        return queryset.filter(**{lookup: ids})
+        return access.visible_through_project(super().get_queryset(request), request.user, self.project_field or "pk")
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.is_active and request.user.is_staff)
@@ -162,138 +154,3 @@ class MembershipAdmin(ProjectScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.has_change_permission(request, obj)
-
-
-class PaperForm(forms.ModelForm):
-    """What a paper needs for its kind: a text or a file, an audio or PDF file, or an arXiv identifier."""
-
-    class Meta:
-        model = Paper
-        fields = [
-            "project", "title", "description", "source_kind", "source_text", "source_file", "source_filename",
-            "arxiv_id", "script_minutes", "thumbnail_scene",
-        ]  # fmt: skip
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        kind = data.get("source_kind")
-        has_file = bool(data.get("source_file"))
-        if kind == SourceKind.TEXT and not (data.get("source_text") or "").strip() and not has_file:
-            self.add_error("source_text", "Type the text to narrate, or upload a text or Markdown file.")
-        if kind in (SourceKind.AUDIO, SourceKind.PDF) and not has_file:
-            self.add_error("source_file", f"Upload the {'narration audio' if kind == SourceKind.AUDIO else 'PDF'}.")
-        if kind == SourceKind.ARXIV:
-            from media_pipeline.backends.arxiv import parse_arxiv_id
-
-            try:
-                data["arxiv_id"] = str(parse_arxiv_id(data.get("arxiv_id") or ""))
-            except ValueError as exc:
-                self.add_error("arxiv_id", str(exc))
-        try:
-            services.check_upload_size(getattr(data.get("source_file"), "size", None))
-        except ValidationError as exc:
-            self.add_error("source_file", exc.messages[0])
-        return data
-
-
-@admin.register(Paper)
-class PaperAdmin(PaperPageMixin, ProjectScopedAdmin):
-    form = PaperForm
-    list_display = ["title", "project", "source_kind", "curation_status", "pipeline_status", "created_at"]
-    list_filter = ["source_kind", "curation_status", ("project", admin.RelatedOnlyFieldListFilter)]
-    list_select_related = ["project"]
-    search_fields = ["title"]
-    readonly_fields = [
-        "curation_status",
-        "authors",
-        "abstract",
-        "narration_audio",
-        "narration_fingerprint",
-        "created_by",
-        "created_at",
-        "updated_at",
-        "pipeline_runs",
-        "llm_usage",
-    ]
-    fields = [
-        "project", "title", "description", "source_kind", "source_text", "source_file", "source_filename",
-        "arxiv_id", "script_minutes", "authors", "abstract", "thumbnail_scene",
-        "curation_status", "narration_audio", "narration_fingerprint", "created_by", "created_at", "updated_at",
-        "pipeline_runs", "llm_usage",
-    ]  # fmt: skip
-
-    actions = ["run_pipeline"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        from media_pipeline.models import StageRun
-
-        # The pipeline column is derived from each paper's runs: one query for the whole page, not one per row.
-        runs = StageRun.objects.order_by("-created_at", "-id")
-        return super().get_queryset(request).prefetch_related(Prefetch("stage_runs", runs, to_attr="runs_newest_first"))
-
-    @admin.action(description="Run the pipeline (resume where it stopped)")
-    def run_pipeline(self, request: HttpRequest, queryset: QuerySet[Paper]) -> None:
-        from media_pipeline.pipeline import PipelineError, pipeline_start
-
-        started = current = 0
-        for paper in queryset.select_related("project"):
-            if not access.can_edit(request.user, paper.project_id):
-                raise PermissionDenied("Your role does not allow running the pipeline of these papers.")
-            try:
-                run = pipeline_start(paper, requested_by=request.user)  # type: ignore[arg-type]
-            except PipelineError as exc:
-                messages.warning(request, f"{paper}: {exc}")
-                continue
-            if run is None:
-                current += 1
-            else:
-                started += 1
-        if started:
-            messages.success(request, f"Started the pipeline for {started} paper(s); the workers will pick it up.")
-        if current:
-            messages.info(request, f"{current} paper(s) were already up to date.")
-
-    def get_actions(self, request: HttpRequest) -> Any:
-        actions = super().get_actions(request)
-        if not (request.user.is_superuser or access.projects_editable_by(request.user).exists()):
-            actions.pop("run_pipeline", None)
-        return actions
-
-    @admin.display(description="pipeline")
-    def pipeline_status(self, obj: Paper) -> str:
-        from media_pipeline.pipeline import paper_status
-
-        return paper_status(obj)
-
-    @admin.display(description="stage runs")
-    def pipeline_runs(self, obj: Paper) -> str:
-        from media_pipeline.pipeline import latest_runs
-
-        rows = [
-            (stage, run.status, run.progress, run.attempts, run.error or "")
-            for stage, run in sorted(latest_runs(obj).items(), key=lambda item: item[1].created_at)
-        ]
-        if not rows:
-            return "not started"
-        return format_html_join(mark_safe("<br>"), "<strong>{}</strong>: {} ({} %, attempt {}) {}", rows)
-
-    @admin.display(description="LLM usage")
-    def llm_usage(self, obj: Paper) -> str:
-        from django.db.models import Count, Sum
-
-        from media_pipeline.models import Summary
-
-        totals = Summary.objects.filter(chunk__paper=obj).aggregate(
-            scenes=Count("id"), tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out"), seconds=Sum("seconds")
-        )
-        if not totals["scenes"]:
-            return "no summaries yet"
-        return (
-            f"{totals['scenes']} scenes: {totals['tokens_in'] or 0:,} tokens in, {totals['tokens_out'] or 0:,} out, "
-            f"{totals['seconds'] or 0:.1f} s"
-        )
-
-    def save_model(self, request: HttpRequest, obj: Paper, form: Any, change: bool) -> None:
-        if not change:
-            obj.created_by = request.user  # type: ignore[assignment]
-        super().save_model(request, obj, form, change)

@@ -1,7 +1,10 @@
-"""Who owns what: projects, their members and the papers in them.
+"""Who owns what: projects, their members and the papers in them. The ground floor: nothing here imports
+media_pipeline, which builds on these models.
 
-Models hold fields, constraints and small properties only; every write goes through projects.services
-or media_pipeline.pipeline.
+Models hold fields, constraints and small properties only. Rows are created by projects.services (projects,
+members, papers of each kind) and edited in the admin's project and paper forms; a paper's curation status
+changes only through media_pipeline.curation and media_pipeline.publishing, and its pipeline fields
+(narration, authors, abstract) only through the stages that make them.
 """
 
 from __future__ import annotations
@@ -13,9 +16,15 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
-from media_pipeline.backends.images import SAMPLERS
 
-SAMPLER_CHOICES = [(key, sampler.label) for key, sampler in SAMPLERS.items()]
+class ImageSampler(models.TextChoices):
+    """The samplers papercast offers per project; each image backend translates them into its own names."""
+
+    EULER = "euler", "Euler"
+    EULER_A = "euler_a", "Euler ancestral"
+    DPMPP_2M = "dpmpp_2m", "DPM++ 2M"
+    DPMPP_2M_KARRAS = "dpmpp_2m_karras", "DPM++ 2M Karras"
+    DDIM = "ddim", "DDIM"
 
 
 class Role(models.TextChoices):
@@ -67,7 +76,10 @@ class Project(models.Model):
         help_text="Classifier-free guidance scale (CFG): how closely images follow the prompt.",
     )
     image_sampler = models.CharField(
-        max_length=20, choices=SAMPLER_CHOICES, default="dpmpp_2m_karras", help_text="Sampler for image servers."
+        max_length=20,
+        choices=ImageSampler.choices,
+        default=ImageSampler.DPMPP_2M_KARRAS,
+        help_text="Sampler for image servers.",
     )
     image_candidates = models.PositiveSmallIntegerField(
         default=1,
@@ -215,7 +227,9 @@ DOCUMENT_KINDS = (SourceKind.PDF, SourceKind.ARXIV)
 class CurationStatus(models.TextChoices):
     """Editorial state, separate from processing.
 
-    draft -> in_review -> approved -> published; approved or in_review may return to draft.
+    draft -> in_review (sent for review); draft | in_review -> approved (approved, bound to the current
+    video); approved -> in_review (approval withdrawn); approved -> published (the uploader reported the
+    YouTube id). Nothing returns to draft.
     """
 
     DRAFT = "draft", "Draft"

@@ -16,6 +16,7 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
+from projects.identifiers import parse_arxiv_id
 from projects.models import Membership, Paper, Project, Role, SourceKind
 
 if TYPE_CHECKING:
@@ -197,8 +198,6 @@ def paper_create_from_arxiv(
 
     Nothing is fetched now: the extract stage does that, politely and once. Not idempotent.
     """
-    from media_pipeline.backends.arxiv import parse_arxiv_id
-
     try:
         identifier = parse_arxiv_id(arxiv_id)
     except ValueError as exc:

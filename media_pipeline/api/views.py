@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from media_pipeline import publishing
+from media_pipeline import publishing, selectors
 from media_pipeline.api.files import CONTENT_TYPES, download_name, is_local, presigned_url, video_field
 from media_pipeline.api.serializers import (
     VIDEO_STATUSES,
@@ -37,7 +37,6 @@ from media_pipeline.models import UploadEvent, Video
 from media_pipeline.views import stored_file_response
 from papercast.api.errors import Conflict
 from papercast.api.paging import IdFilter
-from projects import access
 from projects.api.views import require_editor
 
 
@@ -89,7 +88,7 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self) -> QuerySet[Video]:
         queryset = (
-            access.videos_visible_to(self.request.user)
+            selectors.videos_visible_to(self.request.user)
             .select_related("paper__project", "approved_by", "published_by", "lease_holder")
             .order_by("-created_at", "-id")
         )

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import ModuleType
 
 import numpy as np
 
@@ -60,18 +59,6 @@ def opt_float(value: object) -> float | None:
     if value is None:
         return None
     return float(value)  # type: ignore[arg-type]
-
-
-def get_engine(name: str) -> ModuleType:
-    if name == "whisper-timestamped":
-        from media_pipeline.backends import whisper
-
-        return whisper
-    if name == "faster-whisper":
-        from media_pipeline.backends import faster_whisper
-
-        return faster_whisper
-    raise ValueError(f"unknown transcriber {name!r}")
 
 
 def as_float32(samples: np.ndarray) -> np.ndarray:

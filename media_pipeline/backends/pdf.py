@@ -9,6 +9,7 @@ these is retried.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from django.conf import settings
 from media_pipeline.backends import process
 from media_pipeline.backends.errors import PermanentError, TransientError
 
+logger = logging.getLogger(__name__)
 _WORKER = "media_pipeline.backends.pdf_worker"
 _EXPLAINED = {
     "encrypted": "Remove the password (print it to a new PDF, or `qpdf --decrypt`) and upload it again.",
@@ -65,6 +67,29 @@ def read_pdf(path: Path, out_dir: Path) -> dict[str, Any]:
         kind = str(result.get("kind", "malformed"))
         raise PermanentError(f"{result.get('message', 'The PDF cannot be read.')} {_EXPLAINED.get(kind, '')}".strip())
     return result
+
+
+def cut_regions(path: Path, out_dir: Path, requests: list[dict[str, Any]]) -> dict[str, list[int]]:
+    """Render page regions (figures, tables) to PNG files in out_dir, in the same sandboxed child; returns
+    each written file's pixel size. A region that cannot be rendered is left out, never the paper."""
+    if not requests:
+        return {}
+    spec = out_dir / "regions-request.json"
+    spec.write_text(json.dumps(requests))
+    timeout = float(settings.PAPERCAST_PDF_TIMEOUT)
+    args = [sys.executable, "-m", _WORKER, "render", str(path), str(out_dir), str(spec),
+            str(settings.PAPERCAST_PDF_MEMORY_MB), str(int(timeout) + 5)]  # fmt: skip
+    try:
+        process.run(args, timeout=timeout)
+    except TransientError:
+        logger.warning("Cutting figures out of %s took longer than %.0f s; they are left out.", path.name, timeout)
+        return {}
+    result_file = out_dir / "regions.json"
+    if not result_file.is_file():
+        logger.warning("Cutting figures out of %s failed; they are left out.", path.name)
+        return {}
+    sizes: dict[str, list[int]] = json.loads(result_file.read_text()).get("sizes", {})
+    return sizes
 
 
 def _died(returncode: int, stderr: bytes) -> str:

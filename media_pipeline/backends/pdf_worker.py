@@ -3,6 +3,7 @@
 A hostile PDF (a stream that inflates to gigabytes, a reference loop, a parser trap) can only exhaust this
 process: the parent sets its memory, CPU time and file size limits and kills it at a wall-clock timeout.
 It imports no Django. Usage: python -m media_pipeline.backends.pdf_worker IN.pdf OUTDIR MAX_PAGES MEMORY_MB CPU_S
+to read, or ... render IN.pdf OUTDIR REQUESTS.json MEMORY_MB CPU_S to cut regions out of pages as PNGs.
 
 It writes OUTDIR/result.json: {"ok": true, "pages": [...], "info": {...}} with each page's text lines
 (text, box, font size, bold) grouped in the boxes pdfminer's layout analysis found, and the page's images
@@ -12,6 +13,7 @@ It writes OUTDIR/result.json: {"ok": true, "pages": [...], "info": {...}} with e
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import sys
 import warnings
@@ -22,6 +24,9 @@ from typing import Any
 MIN_IMAGE_SIDE = 96  # smaller images are logos, icons and bullets, not figures
 MAX_IMAGES = 80
 MAX_IMAGE_PIXELS = 40_000_000
+RENDER_SCALE = 200 / 72  # figures cut out at 200 dpi
+RENDER_MAX_SIDE = 2400  # pixels, however large the figure
+MAX_GRAPHICS = 4000  # drawn objects kept per page (table rules, plot marks); more says nothing new
 
 
 def _fail(out: Path, kind: str, message: str) -> int:
@@ -54,28 +59,63 @@ def _info(document: Any) -> dict[str, str]:
     return info
 
 
-def _lines(box: Any) -> list[dict[str, Any]]:
-    from pdfminer.layout import LTChar, LTTextLine
+MARK = "\u2063"  # stands where a superscript was dropped (see media_pipeline.stages.pdftext.MARK)
+_BOLD = re.compile(
+    r"bold|black|heavy|semibold|demi|medi(?:um)?\b|[-_,]bd|bd$|cmbx|cmb\d|sfbx|cmssbx|libertinetb|biolinumtb|\.b$"
+)
 
-    lines = []
-    for line in box:
-        if not isinstance(line, LTTextLine):
-            continue
-        text = line.get_text().rstrip("\n")
-        if not text.strip():
-            continue
-        chars = [c for c in line if isinstance(c, LTChar)]
-        sizes = [round(c.size, 1) for c in chars if c.get_text().strip()]
-        bold = sum(1 for c in chars if "bold" in c.fontname.lower() or "black" in c.fontname.lower())
-        lines.append(
-            {
-                "text": text,
-                "box": [round(v, 1) for v in line.bbox],
-                "size": statistics.median(sizes) if sizes else 0.0,
-                "bold": bool(chars) and bold / len(chars) > 0.6,
-            }
-        )
-    return lines
+
+def font_is_bold(fontname: str) -> bool:
+    """Bold by the font's PostScript name: Times "-Bold", Nimbus "-Medi", TeX "CMBX10", Libertine "TB"..."""
+    name = fontname.split("+", 1)[-1].lower()
+    return bool(_BOLD.search(name))
+
+
+def _line(line: Any) -> dict[str, Any] | None:
+    """One text line: its text without superscripts (footnote and affiliation marks), box, size and weight.
+
+    None for a line set sideways (a rotated arXiv stamp in the margin, a rotated table): a listener never
+    hears those, and their glyphs would pass for the largest text on the page.
+    """
+    from pdfminer.layout import LTChar
+
+    chars = [c for c in line if isinstance(c, LTChar)]
+    visible = [c for c in chars if c.get_text().strip()]
+    if not visible:
+        return None
+    if sum(1 for c in visible if not c.upright) * 2 > len(visible):
+        return None
+    size = statistics.median(round(c.size, 1) for c in visible)
+    baseline = statistics.median(round(c.y0, 1) for c in visible if c.size >= size * 0.9)
+    parts: list[str] = []
+    dropped = 0
+    for item in line:
+        text = item.get_text()
+        if isinstance(item, LTChar) and text.strip() and item.size < size * 0.8 and item.y0 > baseline + size * 0.2:
+            dropped += 1
+            if parts[-1:] != [MARK]:
+                parts.append(MARK)
+            continue  # a superscript: a footnote or affiliation mark, an exponent
+        parts.append(text)
+    text = "".join(parts).rstrip("\n")
+    if not text.strip():
+        return None
+    bold = sum(1 for c in visible if font_is_bold(c.fontname))
+    fonts = statistics.mode(c.fontname.split("+", 1)[-1] for c in visible)
+    return {
+        "text": text,
+        "box": [round(v, 1) for v in line.bbox],
+        "size": size,
+        "bold": bold / len(visible) > 0.6,
+        "font": fonts,
+        "marks": dropped,
+    }
+
+
+def _lines(box: Any) -> list[dict[str, Any]]:
+    from pdfminer.layout import LTTextLine
+
+    return [found for item in box if isinstance(item, LTTextLine) and (found := _line(item)) is not None]
 
 
 _SPACES = {
@@ -152,44 +192,133 @@ def _save_image(image: Any, out: Path, name: str) -> tuple[str, int, int] | None
     return f"{name}.png", converted.size[0], converted.size[1]
 
 
-def _walk_images(item: Any) -> list[Any]:
-    from pdfminer.layout import LTContainer, LTImage
+class _Refused(Exception):
+    """The PDF cannot be read at all; `code` and the message go to the parent as they are."""
 
-    if isinstance(item, LTImage):
-        return [item]
-    if isinstance(item, LTContainer):
-        found: list[Any] = []
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _open(handle: Any) -> Any:
+    """The parsed document, or _Refused for a file that is not a PDF, is encrypted or forbids extraction."""
+    from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError, PDFPasswordIncorrect
+    from pdfminer.pdfparser import PDFParser
+
+    if b"%PDF-" not in handle.read(1024):
+        raise _Refused("not_pdf", "The file is not a PDF (it does not start with %PDF-).")
+    handle.seek(0)
+    try:
+        document = PDFDocument(PDFParser(handle), password="")
+    except PDFPasswordIncorrect:
+        raise _Refused("encrypted", "The PDF is protected by a password.") from None
+    except PDFEncryptionError as exc:
+        raise _Refused("encrypted", f"The PDF is encrypted in a way papercast cannot read ({exc}).") from None
+    if not document.is_extractable:
+        raise _Refused("encrypted", "The PDF's permissions forbid extracting its text.")
+    return document
+
+
+def _rounded(bbox: Any) -> list[float]:
+    return [round(v, 1) for v in bbox]
+
+
+def _collect(item: Any, page_area: float, found: dict[str, list[Any]], in_figure: bool = False) -> None:
+    """Sort a layout item into text boxes, images and drawn graphics, descending into form XObjects.
+
+    A form XObject that covers most of the page is the page's text put in a form (some publishers' PDFs):
+    its text is body text. A smaller one is an embedded figure (a plot included from a PDF): its text is
+    figure text, kept apart from the prose, and its box counts as drawn graphics.
+    """
+    from pdfminer.layout import LTCurve, LTFigure, LTImage, LTTextBox, LTTextLine
+
+    if isinstance(item, LTTextBox):
+        found["boxes"].append((item, in_figure))
+    elif isinstance(item, LTTextLine):
+        found["loose"].append((item, in_figure))
+    elif isinstance(item, LTImage):
+        found["images"].append(item)
+    elif isinstance(item, LTCurve):
+        found["graphics"].append(item.bbox)
+    elif isinstance(item, LTFigure):
+        area = max(item.width, 0) * max(item.height, 0)
+        small = area < page_area * 0.5
+        if small:
+            found["graphics"].append(item.bbox)
         for child in item:
-            found.extend(_walk_images(child))
-        return found
-    return []
+            _collect(child, page_area, found, in_figure or small)
+
+
+def _page(layout: Any, number: int, out: Path, budget: int) -> dict[str, Any]:
+    """One laid-out page: its text boxes with their lines, up to `budget` of its images saved as PNG, and the
+    boxes of everything drawn (lines, curves, rectangles, embedded figures), which locate vector figures."""
+    found: dict[str, list[Any]] = {"boxes": [], "loose": [], "images": [], "graphics": []}
+    for item in layout:
+        _collect(item, layout.width * layout.height, found)
+    boxes: list[dict[str, Any]] = []
+    for item, in_figure in found["boxes"]:
+        lines = _lines(item)
+        if lines:
+            boxes.append({"box": _rounded(item.bbox), "lines": lines, "in_figure": in_figure})
+    for item, in_figure in found["loose"]:
+        line = _line(item)
+        if line is not None:
+            boxes.append({"box": _rounded(item.bbox), "lines": [line], "in_figure": in_figure})
+    images: list[dict[str, Any]] = []
+    for image in found["images"]:
+        entry: dict[str, Any] = {"file": None, "box": _rounded(image.bbox), "width": 0, "height": 0}
+        if len([i for i in images if i["file"]]) < budget:
+            stored = _save_image(image, out, f"image-{number:04d}-{len(images):03d}")
+            if stored is not None:
+                entry["file"], entry["width"], entry["height"] = stored
+        images.append(entry)
+    graphics = [_rounded(g) for g in found["graphics"] if g[2] - g[0] < layout.width * 0.98 or g[3] - g[1] < 20]
+    return {
+        "number": number,
+        "size": [round(layout.width, 1), round(layout.height, 1)],
+        "origin": [round(layout.x0, 1), round(layout.y0, 1)],
+        "boxes": boxes,
+        "images": images,
+        "graphics": graphics[:MAX_GRAPHICS],
+    }
+
+
+def _outline(document: Any) -> list[dict[str, Any]]:
+    """The PDF's bookmarks (hyperref makes them from the sections), as [{level, title}]; empty without."""
+    from pdfminer.pdfdocument import PDFNoOutlines
+
+    found: list[dict[str, Any]] = []
+    try:
+        for level, title, *_ in document.get_outlines():
+            text = _decode_text(title).strip()
+            if text:
+                found.append({"level": int(level), "title": text[:300]})
+            if len(found) >= 500:
+                break
+    except PDFNoOutlines:
+        return []
+    except (TypeError, ValueError, KeyError, AttributeError, RecursionError):
+        return []  # a damaged outline is no reason to refuse the paper
+    return found
 
 
 def read(pdf: Path, out: Path, max_pages: int) -> int:
     from pdfminer.converter import PDFPageAggregator
-    from pdfminer.layout import LAParams, LTTextBox
-    from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError, PDFPasswordIncorrect
+    from pdfminer.layout import LAParams
     from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
     from pdfminer.pdfpage import PDFPage
-    from pdfminer.pdfparser import PDFParser
 
     with pdf.open("rb") as handle:
-        head = handle.read(1024)
-        if b"%PDF-" not in head:
-            return _fail(out, "not_pdf", "The file is not a PDF (it does not start with %PDF-).")
-        handle.seek(0)
-        parser = PDFParser(handle)
         try:
-            document = PDFDocument(parser, password="")
-        except PDFPasswordIncorrect:
-            return _fail(out, "encrypted", "The PDF is protected by a password.")
-        except PDFEncryptionError as exc:
-            return _fail(out, "encrypted", f"The PDF is encrypted in a way papercast cannot read ({exc}).")
-        if not document.is_extractable:
-            return _fail(out, "encrypted", "The PDF's permissions forbid extracting its text.")
+            document = _open(handle)
+        except _Refused as refused:
+            return _fail(out, refused.code, str(refused))
         info = _info(document)
+        outline = _outline(document)
         manager = PDFResourceManager(caching=True)
-        device = PDFPageAggregator(manager, laparams=LAParams(line_margin=0.4, boxes_flow=0.5))
+        # all_texts: text inside form XObjects is laid out too (some publishers put every page in one).
+        params = LAParams(line_margin=0.4, boxes_flow=0.5, all_texts=True)
+        device = PDFPageAggregator(manager, laparams=params)
         interpreter = PDFPageInterpreter(manager, device)
         pages: list[dict[str, Any]] = []
         saved_images = 0
@@ -197,33 +326,9 @@ def read(pdf: Path, out: Path, max_pages: int) -> int:
             if number > max_pages:
                 return _fail(out, "too_long", f"The PDF has more than {max_pages} pages.")
             interpreter.process_page(page)
-            layout = device.get_result()
-            boxes: list[dict[str, Any]] = []
-            images: list[dict[str, Any]] = []
-            for item in layout:
-                if isinstance(item, LTTextBox):
-                    lines = _lines(item)
-                    if lines:
-                        boxes.append({"box": [round(v, 1) for v in item.bbox], "lines": lines})
-                for image in _walk_images(item):
-                    if saved_images >= MAX_IMAGES:
-                        break
-                    stored = _save_image(image, out, f"image-{number:04d}-{len(images):03d}")
-                    if stored is not None:
-                        saved_images += 1
-                        name, width, height = stored
-                        images.append(
-                            {"file": name, "box": [round(v, 1) for v in image.bbox], "width": width, "height": height}
-                        )
-            pages.append(
-                {
-                    "number": number,
-                    "size": [round(layout.width, 1), round(layout.height, 1)],
-                    "boxes": boxes,
-                    "images": images,
-                }
-            )
-    (out / "result.json").write_text(json.dumps({"ok": True, "info": info, "pages": pages}))
+            pages.append(_page(device.get_result(), number, out, MAX_IMAGES - saved_images))
+            saved_images += len([i for i in pages[-1]["images"] if i["file"]])
+    (out / "result.json").write_text(json.dumps({"ok": True, "info": info, "outline": outline, "pages": pages}))
     return 0
 
 
@@ -237,7 +342,41 @@ def limit(memory_mb: int, cpu_seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024 * 1024, 256 * 1024 * 1024))
 
 
+def render(pdf: Path, out: Path, requests: list[dict[str, Any]]) -> int:
+    """Cut regions out of pages as PNGs (figures and tables, vector drawings included) with pdfium.
+
+    Each request: {"page": n (1-based), "box": [x0, y0, x1, y1] in PDF points from the page's origin,
+    "origin": [x, y], "file": name}. Writes OUTDIR/regions.json: {"ok": true, "sizes": {file: [w, h]}}.
+    """
+    import pypdfium2 as pdfium
+
+    sizes: dict[str, list[int]] = {}
+    document = pdfium.PdfDocument(str(pdf))
+    try:
+        for request in requests:
+            page = document[int(request["page"]) - 1]
+            width, height = page.get_size()
+            x0, y0, x1, y1 = (float(v) for v in request["box"])
+            ox, oy = (float(v) for v in request.get("origin", [0.0, 0.0]))
+            crop = (max(x0 - ox, 0), max(y0 - oy, 0), max(width - (x1 - ox), 0), max(height - (y1 - oy), 0))
+            longest = max(x1 - x0, y1 - y0, 1.0)
+            scale = min(RENDER_SCALE, RENDER_MAX_SIDE / longest)
+            bitmap = page.render(scale=scale, crop=crop)
+            picture = bitmap.to_pil().convert("RGB")
+            picture.save(out / str(request["file"]), format="PNG")
+            sizes[str(request["file"])] = [picture.width, picture.height]
+            page.close()
+    finally:
+        document.close()
+    (out / "regions.json").write_text(json.dumps({"ok": True, "sizes": sizes}))
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv[1] == "render":
+        pdf, out = Path(argv[2]), Path(argv[3])
+        limit(int(argv[5]), int(argv[6]))
+        return render(pdf, out, json.loads(Path(argv[4]).read_text()))
     pdf, out, max_pages = Path(argv[1]), Path(argv[2]), int(argv[3])
     limit(int(argv[4]), int(argv[5]))
     warnings.simplefilter("ignore")

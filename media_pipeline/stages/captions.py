@@ -127,7 +127,3 @@ def build_chapters(scenes: Sequence[tuple[float, str]], duration: float) -> list
             chapters.append(Chapter(start, _title(title)))
     # YouTube shows chapters only when there are at least three.
     return chapters if len(chapters) >= MIN_CHAPTERS else []
-
-
-def chapters_description(chapters: Sequence[Chapter]) -> str:
-    return "\n".join(f"{c.timestamp} {c.title}" for c in chapters)

@@ -17,12 +17,13 @@ from django.db import transaction
 
 from media_pipeline.backends.errors import PermanentError
 from media_pipeline.fingerprint import fingerprint
-from media_pipeline.models import Chunk, Transcription
-from media_pipeline.selectors import transcription_current
+from media_pipeline.models import Chunk, Stage
+from media_pipeline.selectors import transcription_required
 from media_pipeline.stages import ProgressFn, StageResult
 from projects.models import Paper
 
 VERSION = "chunk-1"
+name = Stage.CHUNK
 SENTENCE_ENDS = (".", "!", "?", "…", '."', '?"', '!"', ".”", "?”", "!”", ".'", ".)")
 CLAUSE_ENDS = (",", ";", ":", "—", "–")
 MIN_FILL_SENTENCE = 0.4
@@ -77,20 +78,12 @@ def _boundary(words: list[TimedWord], first: int, last: int, *, limit: float, en
     return None
 
 
-def current_transcription(paper: Paper) -> Transcription:
-    """The newest transcription, or PermanentError when there is none."""
-    transcription = transcription_current(paper)
-    if transcription is None:
-        raise PermanentError("The paper has no transcript yet: run the transcribe stage first.")
-    return transcription
-
-
 def _max_seconds(paper: Paper) -> float:
     return float(paper.project.max_scene_seconds)
 
 
 def status(paper: Paper) -> tuple[str, bool]:
-    transcription = current_transcription(paper)
+    transcription = transcription_required(paper)
     fp = fingerprint(VERSION, transcription.pk, transcription.input_fingerprint, _max_seconds(paper))
     fingerprints = set(Chunk.objects.filter(paper=paper).values_list("input_fingerprint", flat=True))
     return fp, fingerprints == {fp}
@@ -100,7 +93,7 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     fp, current = status(paper)
     if current and not force:
         return StageResult(fp, reused=True)
-    transcription = current_transcription(paper)
+    transcription = transcription_required(paper)
     words = [
         TimedWord(s, e, t) for s, e, t in transcription.words.order_by("index").values_list("start", "end", "text")
     ]

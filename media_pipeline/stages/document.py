@@ -1,10 +1,14 @@
-"""A paper's structure from the text lines and images of its PDF pages: title, authors, abstract, sections
-with their paragraphs (each with the pages it is printed on) and figures with their captions.
+"""A paper's structure from the text lines, images and drawings of its PDF pages: title, authors, abstract,
+sections (numbered, with levels and kinds) with their paragraphs (each with the pages it is printed on),
+figures and tables with their captions and regions, and the text that is not prose kept aside.
 
 Pure functions over what media_pipeline.backends.pdf read. The reading is heuristic, the way a person skims
-a paper: the body text is the most common font size; a short line in a larger or bold font that does not
-end like a sentence is a heading; "Abstract" opens the abstract; "Figure 3: ..." under an image is its
-caption; lines repeated at the top or bottom of most pages are running heads and page numbers.
+a paper: the body text is the most common font size; a short line that is numbered, bold (by the font's
+name too: Times "Medi", TeX "CMBX") or larger, and does not end like a sentence, is a heading; "Abstract"
+opens the abstract, else the first long paragraph on page 1 is it; "Figure 3: ..." is a caption, and what is
+drawn between it and the prose is the figure; lines repeated at the top or bottom of most pages are running
+heads. Text that is not prose (table cells, text inside figures, equations, code, footnotes) never reaches
+a paragraph.
 """
 
 from __future__ import annotations
@@ -14,17 +18,49 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-_CAPTION = re.compile(r"^\s*(?:Figure|Fig\.?|FIGURE|FIG\.?)\s*(\d+)\s*[.:|—–-]?\s*(.*)$", re.DOTALL)
-_TABLE_CAPTION = re.compile(r"^\s*(?:Table|TABLE)\s*\d+\s*[.:|]")
-_NUMBERED = re.compile(r"^(?:(\d+(?:\.\d+)*)\.?|([IVX]+)\.|([A-H])(?:\.\d+)*\.?)\s+(?=\S)")
+from media_pipeline.stages.pdftext import MARK, cid_letters, clean_line, join_lines, join_small_caps, vocabulary
+from media_pipeline.stages.regions import Caption, Region, find_regions
+
+_CAPTION = re.compile(r"^\s*(?:Figure|Fig\.?|FIGURE|FIG\.?)\s*(\d+)\s*[.:|—–-]\s*(.*)$", re.DOTALL)
+_TABLE_CAPTION = re.compile(r"^\s*(?:Table|TABLE)\s*(\d+|[IVX]+)\s*[.:|—–-]?\s*(.*)$", re.DOTALL)
+_NUMBER = re.compile(
+    r"^(?:(\d{1,2}(?:\.\d{1,2}){0,3})\.?|([IVX]{1,5})\.|([A-H](?:\.\d{1,2}){1,2}\.?|[A-H](?=\s)))\s+(?=[A-Z])"
+)
+_BARE_NUMBER = re.compile(r"(\d{1,2}(\.\d{1,2})*|[A-H](\.\d{1,2})*|[IVX]{1,5})\.?")
 _ABSTRACT = re.compile(r"^\s*abstract\b[\s.:—–-]*", re.IGNORECASE)
-_KNOWN_HEADINGS = re.compile(
-    r"^(?:\d+(?:\.\d+)*\.?\s+)?(abstract|introduction|background|related work|method(?:s|ology)?|approach|"
-    r"experiments?|results?|evaluation|discussion|conclusions?|limitations|future work|references|"
-    r"bibliography|acknowledge?ments?|appendix.*|materials and methods|summary)\s*$",
+_KNOWN = (
+    r"abstract|introduction|background|related work|previous work|prior work|methods?|methodology|approach|"
+    r"experiments?|experimental setup|results?|evaluation|analysis|discussion|conclusions?|limitations|"
+    r"future work|references|bibliography|acknowledge?ments?|appendix.*|appendices|materials and methods|"
+    r"summary|ethics statement|ethical considerations|broader impacts?"
+)
+_KNOWN_HEADINGS = re.compile(rf"^({_KNOWN})\s*$", re.IGNORECASE)
+_KINDS = (
+    ("references", re.compile(r"^(references|bibliography|literature cited)\b", re.IGNORECASE)),
+    ("acknowledgements", re.compile(r"^acknowledge?ments?\b", re.IGNORECASE)),
+    ("appendix", re.compile(r"^(appendix|appendices|supplementary)", re.IGNORECASE)),
+    ("ethics", re.compile(r"^(ethics|ethical|broader impact)", re.IGNORECASE)),
+    ("front", re.compile(r"^(ccs concepts|keywords|index terms|acm reference format|author keywords)", re.IGNORECASE)),
+)
+# Kept so the script stage can tell narrated sections from the rest in documents read before kinds existed.
+SKIPPED_SECTIONS = re.compile(
+    r"^(?:\d+\.?\s*)?(references|bibliography|acknowledge?ments?|appendix|ethics|ethical|broader impact)",
     re.IGNORECASE,
 )
-SKIPPED_SECTIONS = re.compile(r"^(?:\d+\.?\s*)?(references|bibliography|acknowledge?ments?|appendix)", re.IGNORECASE)
+_NOT_TITLE = re.compile(
+    r"^(arxiv|proceedings|published|accepted|preprint|copyright|©|under review|to appear|workshop|journal|vol\.|"
+    r"in proceedings|conference|https?://|doi|issn|isbn|technical report)",
+    re.IGNORECASE,
+)
+_AFFILIATION = re.compile(
+    r"universit|institut|department|dept\.|school|college|laborator|\blab\b|research|center|centre|inc\.|"
+    r"corporation|google|microsoft|facebook|meta ai|allen|@|https?://|\{|street|road|usa\b|china|germany|"
+    r"france|canada|japan|korea|india|israel|\bai2\b|faculty|hospital|academy|foundation",
+    re.IGNORECASE,
+)
+_MONO = re.compile(r"mono|courier|inconsolata|cmtt|consola|menlo|typewriter", re.IGNORECASE)
+_MATH = re.compile(r"[=∑∫∏√≤≥≈∈∀∃→←⇒∂∇±×·αβγδθλμσφψω]")
+_FUNCTION_WORDS = frozenset("the of and to in is are we a that for with this on by as be from which our".split())
 
 
 @dataclass
@@ -38,20 +74,39 @@ class Section:
     title: str
     level: int
     paragraphs: list[Paragraph] = field(default_factory=list)
+    number: str = ""
+    kind: str = "body"  # body | references | acknowledgements | appendix | ethics | front (keywords, CCS)
+
+    @property
+    def pages(self) -> list[int]:
+        return sorted({page for paragraph in self.paragraphs for page in paragraph.pages})
 
 
 @dataclass
 class FigureInfo:
+    """A figure or table: its caption, page and region, cut out of the page as a PNG in the reader's folder."""
+
     number: int
     caption: str
     page: int
     file: str
     width: int
     height: int
+    kind: str = "raster"  # raster | drawn | table
+    box: list[float] = field(default_factory=list)
 
     @property
     def label(self) -> str:
-        return f"Figure {self.number}"
+        return f"{'Table' if self.kind == 'table' else 'Figure'} {self.number}"
+
+
+@dataclass
+class TextObject:
+    """Text that is not prose, kept aside: a table's cells, text inside a figure, an equation, code, a footnote."""
+
+    kind: str
+    page: int
+    text: str
 
 
 @dataclass
@@ -62,10 +117,15 @@ class Document:
     page_count: int
     sections: list[Section]
     figures: list[FigureInfo]
+    tables: list[FigureInfo] = field(default_factory=list)
+    objects: list[TextObject] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def characters(self) -> int:
-        return sum(len(p.text) for s in self.sections for p in s.paragraphs) + len(self.abstract)
+        """All text read, prose or not: what tells a scanned PDF (no text layer) from a paper."""
+        prose = sum(len(p.text) for s in self.sections for p in s.paragraphs) + len(self.abstract)
+        return prose + sum(len(o.text) for o in self.objects) + len(self.title)
 
 
 @dataclass
@@ -75,6 +135,7 @@ class _Line:
     bold: bool
     page: int
     box: list[float]
+    font: str = ""
 
 
 @dataclass
@@ -82,31 +143,20 @@ class _Block:
     lines: list[_Line]
     page: int
     box: list[float]
+    in_figure: bool = False
+    words: set[str] = field(default_factory=set)
 
     @property
     def text(self) -> str:
-        return join_lines([line.text for line in self.lines])
+        return join_lines([line.text for line in self.lines], self.words)
 
+    @property
+    def size(self) -> float:
+        return max(line.size for line in self.lines)
 
-def join_lines(lines: list[str]) -> str:
-    """Lines of a paragraph as one text: hyphenated words at line ends put back together."""
-    text = ""
-    for raw in lines:
-        line = raw.strip()
-        if not line:
-            continue
-        if text.endswith("-") and len(text) > 1 and text[-2].isalpha() and line[:1].islower():
-            text = text[:-1] + line
-        else:
-            text = f"{text} {line}" if text else line
-    return " ".join(text.split())
-
-
-def _body_size(lines: list[_Line]) -> float:
-    weights: Counter[float] = Counter()
-    for line in lines:
-        weights[round(line.size)] += len(line.text)
-    return float(weights.most_common(1)[0][0]) if weights else 10.0
+    @property
+    def bold(self) -> bool:
+        return all(line.bold for line in self.lines)
 
 
 def _shape(text: str) -> str:
@@ -123,79 +173,244 @@ def _running_lines(pages: list[dict[str, Any]]) -> set[str]:
         shapes = set()
         for box in page["boxes"]:
             for line in box["lines"]:
-                y = line["box"][1]
-                if y < height * 0.08 or y > height * 0.92:
+                y = line["box"][1] - page.get("origin", [0, 0])[1]
+                if y < height * 0.1 or y > height * 0.88:
                     shapes.add(_shape(line["text"]))
         seen.update(shapes)
     return {shape for shape, count in seen.items() if count >= max(2, len(pages) // 2)}
 
 
-def _blocks(pages: list[dict[str, Any]]) -> list[_Block]:
+def _rows(lines: list[_Line]) -> list[_Line]:
+    """A box's lines top to bottom, pieces of one printed line (split at a wide justified gap) joined left to
+    right; a bare section number and its title stay apart for _merge_numbers."""
+    ordered = sorted(lines, key=lambda line: (-line.box[1], line.box[0]))
+    rows: list[_Line] = []
+    for line in ordered:
+        last = rows[-1] if rows else None
+        if last is not None and abs(last.box[1] - line.box[1]) < 1.5 and not _BARE_NUMBER.fullmatch(last.text):
+            left, right = (last, line) if last.box[0] <= line.box[0] else (line, last)
+            box = [left.box[0], min(left.box[1], right.box[1]), right.box[2], max(left.box[3], right.box[3])]
+            rows[-1] = _Line(f"{left.text} {right.text}", max(left.size, right.size), left.bold and right.bold,
+                             left.page, box, left.font)  # fmt: skip
+            continue
+        rows.append(line)
+    return rows
+
+
+def _number_before(previous: _Line | None, line: _Line) -> bool:
+    return (
+        previous is not None
+        and bool(_BARE_NUMBER.fullmatch(previous.text))
+        and abs(previous.box[1] - line.box[1]) < 2
+        and 0 < line.box[0] - previous.box[2] < 40
+    )
+
+
+def _merge_numbers(lines: list[_Line]) -> list[_Line]:
+    """A section number set apart from its title on the same baseline ("1" ... "Introduction") as one line."""
+    merged: list[_Line] = []
+    for line in lines:
+        previous = merged[-1] if merged else None
+        if previous is not None and _number_before(previous, line):
+            merged[-1] = _Line(f"{previous.text} {line.text}", max(previous.size, line.size), line.bold, line.page,
+                               [previous.box[0], line.box[1], line.box[2], line.box[3]], line.font)  # fmt: skip
+            continue
+        merged.append(line)
+    return merged
+
+
+def _split_by_style(block: _Block) -> list[_Block]:
+    """A box whose first line is set apart (a bold or larger heading, "Abstract") split from the text below."""
+    lines = block.lines
+    if len(lines) < 2:
+        return [block]
+    first, rest = lines[0], lines[1:]
+    body_size = max(line.size for line in rest)
+    # A bold lead-in that fills the line ("Partial annotation has a high correlation to ...") is no heading.
+    short = (first.box[2] - first.box[0]) < 0.8 * max(line.box[2] - line.box[0] for line in rest)
+    apart = (first.bold and short and not all(line.bold for line in rest)) or first.size > body_size * 1.1
+    if apart and len(first.text) <= 90 and not first.text.endswith((".", ",")):
+        head = _Block([first], block.page, first.box, block.in_figure, block.words)
+        return [head, _Block(rest, block.page, block.box, block.in_figure, block.words)]
+    return [block]
+
+
+def _reading_order(boxes: list[dict[str, Any]], width: float, x0: float) -> list[dict[str, Any]]:
+    """The page's boxes as a reader takes them: what spans the page cuts it into bands; within a band, the
+    left column top to bottom, then the right one."""
+    middle = x0 + width / 2
+
+    def side(box: list[float]) -> int:
+        if box[2] <= middle + 10:
+            return 0
+        if box[0] >= middle - 10:
+            return 1
+        return -1  # spans both columns
+
+    if not any(side(b["box"]) == 1 for b in boxes) or not any(side(b["box"]) == 0 for b in boxes):
+        return sorted(boxes, key=lambda b: (-b["box"][3], b["box"][0]))  # one column
+    spanning = sorted((b for b in boxes if side(b["box"]) == -1), key=lambda b: -b["box"][3])
+    columns = [b for b in boxes if side(b["box"]) != -1]
+    ordered: list[dict[str, Any]] = []
+    placed: set[int] = set()
+
+    def beside(box: list[float], cut: list[float]) -> bool:  # on the same row as a box spanning the page
+        shared = min(box[3], cut[3]) - max(box[1], cut[1])
+        return shared > 0.5 * min(box[3] - box[1], cut[3] - cut[1])
+
+    ceiling = float("inf")
+    for cut in [*spanning, None]:
+        floor = cut["box"][3] if cut is not None else float("-inf")
+        band = [
+            b for b in columns
+            if id(b) not in placed and floor - 2 < (b["box"][1] + b["box"][3]) / 2 <= ceiling
+            and not (cut is not None and beside(b["box"], cut["box"]))
+        ]  # fmt: skip
+        row = [cut, *(b for b in columns if id(b) not in placed and beside(b["box"], cut["box"]))] if cut else []
+        for item in [
+            *sorted(band, key=lambda b: (side(b["box"]), -b["box"][3])),
+            *sorted(row, key=lambda b: b["box"][0]),
+        ]:
+            if id(item) not in placed:
+                ordered.append(item)
+                placed.add(id(item))
+        if cut is not None:
+            ceiling = min(b["box"][1] for b in row)
+    return ordered + [b for b in boxes if id(b) not in placed]
+
+
+def _blocks(pages: list[dict[str, Any]], words: set[str]) -> tuple[list[_Block], list[_Block]]:
+    """The page's text blocks in reading order, and the ones drawn inside figures (kept apart)."""
     running = _running_lines(pages)
-    blocks = []
+    cids = cid_letters(line["text"] for page in pages for box in page["boxes"] for line in box["lines"])
+    blocks: list[_Block] = []
+    inside: list[_Block] = []
     for page in pages:
         height = page["size"][1] or 792.0
-        for box in page["boxes"]:
+        origin_x, origin_y = page.get("origin", [0, 0])
+        for box in _reading_order(page["boxes"], float(page["size"][0]), float(origin_x)):
             lines = []
             for raw in box["lines"]:
-                text = raw["text"].strip()
-                y = raw["box"][1]
-                margin = y < height * 0.08 or y > height * 0.92
-                if margin and (_shape(text) in running or text.isdigit()):
+                text = join_small_caps(clean_line(raw["text"], cids))
+                y = raw["box"][1] - origin_y
+                margin = y < height * 0.1 or y > height * 0.88
+                if not text.replace(MARK, "").strip() or (margin and (_shape(text) in running or text.isdigit())):
                     continue
-                lines.append(_Line(text, float(raw["size"]), bool(raw["bold"]), int(page["number"]), raw["box"]))
-            if lines:
-                blocks.append(_Block(lines, int(page["number"]), box["box"]))
-    return blocks
+                lines.append(_Line(text, float(raw["size"]), bool(raw["bold"]), int(page["number"]), raw["box"],
+                                   str(raw.get("font", ""))))  # fmt: skip
+            if not lines:
+                continue
+            block = _Block(
+                _merge_numbers(_rows(lines)), int(page["number"]), box["box"], bool(box.get("in_figure")), words
+            )
+            target = inside if block.in_figure else blocks
+            last = target[-1] if target and target[-1].page == block.page and len(target[-1].lines) == 1 else None
+            if last is not None and _number_before(last.lines[0], block.lines[0]):
+                # "1" and "Introduction" in boxes of their own, side by side.
+                block.lines[0] = _merge_numbers([last.lines[0], block.lines[0]])[0]
+                block.box = [last.box[0], *block.box[1:]]
+                target.pop()
+            target.extend(_split_by_style(block))
+    return blocks, inside
 
 
-def _is_heading(block: _Block, body: float) -> bool:
+def _body(blocks: list[_Block]) -> tuple[float, str]:
+    sizes: Counter[float] = Counter()
+    fonts: Counter[str] = Counter()
+    for block in blocks:
+        for line in block.lines:
+            sizes[round(line.size)] += len(line.text)
+            fonts[line.font] += len(line.text)
+    size = float(sizes.most_common(1)[0][0]) if sizes else 10.0
+    return size, fonts.most_common(1)[0][0] if fonts else ""
+
+
+def _numbering(text: str) -> tuple[str, str]:
+    match = _NUMBER.match(text)
+    if not match:
+        return "", text
+    number = next(g for g in match.groups() if g)
+    return number, text[match.end() :].strip()
+
+
+def _is_heading(block: _Block, body: float, body_font: str) -> bool:
     text = block.text
-    if len(block.lines) > 2 or not 2 <= len(text) <= 90 or _CAPTION.match(text) or _TABLE_CAPTION.match(text):
+    if len(block.lines) > 2 or not 2 <= len(text) <= 100 or _CAPTION.match(text) or _TABLE_CAPTION.match(text):
         return False
-    if _KNOWN_HEADINGS.match(text):
+    number, title = _numbering(text)
+    if _KNOWN_HEADINGS.match(title) and (block.bold or block.size >= body * 1.05 or title.isupper() or number):
         return True
-    if text[-1] in ".,;:" or sum(c.isalpha() for c in text) < 3:
+    if title[-1:] in ".,;:-" or sum(c.isalpha() for c in title) < 3 or len(title.split()) > 14:
         return False
-    size = max(line.size for line in block.lines)
-    larger = size >= body * 1.12
-    bold = all(line.bold for line in block.lines)
-    numbered = bool(_NUMBERED.match(text)) and text[: text.find(" ")].rstrip(".").replace(".", "").isalnum()
-    return (larger or bold) and (numbered or text[0].isupper()) and len(text.split()) <= 12
+    larger = block.size >= body * 1.12
+    other_font = bool(body_font) and all(line.font != body_font for line in block.lines) and title.isupper()
+    if number:
+        caps = title.isupper() and len(title.split()) <= 8  # "II. SYSTEM PARAMETERS" in small caps
+        return (larger or block.bold or other_font or caps) and title[:1].isupper()
+    words = title.split()
+    if len(words) > 10 or (words[-1][:1].islower() and words[-1].lower() in _FUNCTION_WORDS):
+        return False  # a sentence's first words in bold, not a heading
+    return (larger or block.bold) and title[:1].isupper() and block.size >= body * 0.95
 
 
-def _level(title: str) -> int:
-    match = _NUMBERED.match(title)
-    if match and match.group(1):
-        return match.group(1).count(".") + 1
-    return 1
+def _kind(title: str) -> str:
+    return next((kind for kind, pattern in _KINDS if pattern.match(title)), "body")
+
+
+def _level(number: str) -> int:
+    return number.count(".") + 1 if number else 1
 
 
 def _split_authors(text: str) -> list[str]:
-    text = re.sub(r"[\d*†‡§¶∗,]+(?=\s|$|,)", ",", text)
-    parts = re.split(r",|;|\band\b|&", text)
-    names = [" ".join(p.split()) for p in parts]
-    return [n for n in names if 1 <= len(n.split()) <= 5 and sum(c.isalpha() for c in n) >= 3][:30]
+    text = text.replace(MARK, ",")
+    text = re.sub(r"[\d*†‡§¶∗♠♢♡♣♦♥⋆⋄◇○•∙#$%&]+", ",", text)
+    parts = re.split(r",|;|\band\b|\s{3,}", text)
+    names = [" ".join(p.split()).strip(" .") for p in parts]
+    return [
+        n
+        for n in names
+        if 2 <= len(n.split()) <= 5 and sum(c.isalpha() for c in n) >= 4 and not _AFFILIATION.search(n)
+        and all(w[:1].isupper() or w.lower() in ("de", "van", "von", "der", "la", "di", "da") for w in n.split())
+    ][:40]  # fmt: skip
 
 
-def _title_and_authors(blocks: list[_Block], info: dict[str, str], body: float) -> tuple[str, list[str], int]:
-    """Title, authors, and how many of the first blocks they took."""
-    first_page = [b for b in blocks if b.page == blocks[0].page] if blocks else []
-    title_text = info.get("title", "").strip()
-    used = 0
-    if first_page:
-        top = max(first_page[:8], key=lambda b: max(line.size for line in b.lines))
-        used = blocks.index(top) + 1
-        if not _usable_title(title_text):
-            title_text = top.text
-    authors = _split_authors(info["author"]) if info.get("author") else []
-    if not authors and used and used < len(blocks):
-        candidate = blocks[used]
-        looks_like_names = not _ABSTRACT.match(candidate.text) and not _is_heading(candidate, body)
-        if candidate.page == blocks[0].page and looks_like_names and len(candidate.text) < 300:
-            authors = _split_authors(candidate.text)
-            used += 1
-    return " ".join(title_text.split()), authors, used
+def _title(blocks: list[_Block], info: dict[str, str], body: float) -> tuple[str, int]:
+    """The title from the page-1 title block (index of its last block), or the metadata's when plausible."""
+    first = [i for i, b in enumerate(blocks) if b.page == blocks[0].page][:25] if blocks else []
+    candidates = [
+        i
+        for i in first
+        if blocks[i].size > body * 1.15
+        and sum(c.isalpha() for c in blocks[i].text) >= 8
+        and len(blocks[i].text.split()) >= 2
+        and not _NOT_TITLE.match(blocks[i].text)
+        and not _ABSTRACT.match(blocks[i].text)
+    ]
+    if candidates:
+        top = max(candidates, key=lambda i: (round(blocks[i].size, 0), -i))
+        end = top
+        # A title set in two boxes (a line each) of the same size continues, right below it.
+        while end + 1 in first and _continues_title(blocks[end], blocks[end + 1]):
+            end += 1
+        # Only the title's own lines: a box can hold the author lines set just below it in a smaller size.
+        lines = [line for i in range(top, end + 1) for line in blocks[i].lines if line.size >= blocks[top].size - 0.6]
+        rest = [line for i in range(top, end + 1) for line in blocks[i].lines if line.size < blocks[top].size - 0.6]
+        if rest:
+            blocks.insert(end + 1, _Block(rest, blocks[end].page, rest[0].box, False, blocks[end].words))
+        text = join_lines([line.text for line in lines], blocks[top].words)
+        return " ".join(text.split()), end
+    metadata = " ".join(info.get("title", "").split())
+    return (metadata if _usable_title(metadata) else ""), -1
+
+
+def _continues_title(above: _Block, below: _Block) -> bool:
+    gap = above.box[1] - below.box[3]
+    return (
+        abs(below.size - above.size) < 0.6
+        and -2 < gap < 1.2 * above.size
+        and not _AFFILIATION.search(below.text)
+        and not _ABSTRACT.match(below.text)
+    )
 
 
 def _usable_title(title: str) -> bool:
@@ -207,94 +422,255 @@ def _usable_title(title: str) -> bool:
     )
 
 
-def _captions(blocks: list[_Block]) -> dict[int, list[tuple[int, str, _Block]]]:
-    found: dict[int, list[tuple[int, str, _Block]]] = {}
-    for block in blocks:
-        match = _CAPTION.match(block.text)
-        if match:
-            found.setdefault(block.page, []).append((int(match.group(1)), block.text, block))
-    return found
+def _is_prose(block: _Block) -> bool:
+    text = block.text
+    words = text.split()
+    if len(words) < 6:
+        return False
+    letters = sum(c.isalpha() for c in text)
+    if letters < 0.6 * len(text.replace(" ", "")):
+        return False
+    if any(_MONO.search(line.font) for line in block.lines) and len({line.font for line in block.lines}) == 1:
+        return False
+    lowered = [w.lower().strip(".,;:()") for w in words]
+    return sum(w in _FUNCTION_WORDS for w in lowered) >= max(1, len(words) // 25)
 
 
-def _figures(pages: list[dict[str, Any]], blocks: list[_Block]) -> list[FigureInfo]:
-    """Each captioned image: the caption is the nearest 'Figure N' block below it (else above it)."""
-    captions = _captions(blocks)
-    figures: list[FigureInfo] = []
-    taken: set[int] = set()
-    for page in pages:
-        candidates = captions.get(int(page["number"]), [])
-        for image in page["images"]:
-            x0, y0, x1, y1 = image["box"]
-            best: tuple[float, int, str] | None = None
-            for number, text, block in candidates:
-                if number in taken:
-                    continue
-                bx0, by0, bx1, by1 = block.box
-                overlap = min(x1, bx1) - max(x0, bx0)
-                if overlap < 0.3 * min(x1 - x0, bx1 - bx0):
-                    continue
-                distance = y0 - by1 if by1 <= y0 + 4 else (by0 - y1) * 3 if by0 >= y1 - 4 else 1e9
-                if best is None or distance < best[0]:
-                    best = (distance, number, text)
-            if best is None or best[0] > 250:
+def _barrier(block: _Block, page_width: float) -> bool:
+    return len(block.lines) >= 2 and block.box[2] - block.box[0] >= 0.3 * page_width and _is_prose(block)
+
+
+def _object_kind(block: _Block) -> str:
+    text = block.text
+    if any(_MONO.search(line.font) for line in block.lines):
+        return "code"
+    if len(_MATH.findall(text)) >= 2:
+        return "equation"
+    digits = sum(c.isdigit() for c in text)
+    return "table" if digits > 0.2 * max(len(text), 1) else "figure_text"
+
+
+def _footnote(block: _Block, body: float, height: float) -> bool:
+    """A footnote: small type low on the page, opening with its mark (a digit or symbol, or a raised one)."""
+    if block.size > body * 0.92 or block.box[1] > height * 0.35:
+        return False
+    return bool(re.match(rf"^\s*({MARK}|\d{{1,2}}\s?[A-Za-z(]|[*∗†‡§¶]|https?://)", block.text))
+
+
+@dataclass
+class _Reader:
+    blocks: list[_Block]
+    body: float
+    body_font: str
+    sections: list[Section] = field(default_factory=list)
+    abstract: list[str] = field(default_factory=list)
+    objects: list[TextObject] = field(default_factory=list)
+    heading_sizes: list[tuple[Section, _Block]] = field(default_factory=list)
+
+
+def _continues_heading(reader: _Reader, block: _Block) -> bool:
+    if not reader.heading_sizes:
+        return False
+    previous = reader.heading_sizes[-1][1]
+    gap = previous.box[1] - block.box[3]
+    return previous.page == block.page and abs(previous.size - block.size) < 0.6 and -2 < gap < 1.5 * block.size
+
+
+def _unnumbered_levels(reader: _Reader) -> None:
+    """In a paper with numbered sections, an unnumbered heading no larger than they are is a subsection
+    ("Context" under "4 SYSTEM DESIGN"), unless it is one of the headings papers leave unnumbered."""
+    numbered = [block.size for section, block in reader.heading_sizes if section.number and section.level == 1]
+    if not numbered:
+        return
+    top = min(numbered)
+    for section, block in reader.heading_sizes:
+        if section.number or section.kind != "body" or _KNOWN_HEADINGS.match(section.title):
+            continue
+        if block.size <= top + 0.3 and not (
+            block.text.isupper() and not any(b.text.isupper() for _, b in reader.heading_sizes if _.number)
+        ):
+            section.level = 2
+
+
+def _front_matter(blocks: list[_Block], end: int, body: float, body_font: str) -> tuple[list[str], str, int]:
+    """Authors, the abstract (labelled or not) and the index of the first block after them."""
+    first_page = blocks[0].page if blocks else 1
+    authors: list[str] = []
+    index = end + 1
+    while index < len(blocks) and blocks[index].page == first_page:
+        block = blocks[index]
+        number, title = _numbering(block.text)
+        if _ABSTRACT.match(block.text) or (
+            _is_heading(block, body, body_font) and (number or _KNOWN_HEADINGS.match(title))
+        ):
+            break
+        if (
+            _is_prose(block)
+            and len(block.text) > 250
+            and block.size >= body * 0.9
+            and not _AFFILIATION.search(block.text)
+        ):
+            # No "Abstract" label: the first long paragraph in the abstract's place is the abstract.
+            return authors, block.text, index + 1
+        if not _AFFILIATION.search(block.text):
+            authors.extend(a for a in _split_authors(block.text) if a not in authors)
+        index += 1
+    label = _ABSTRACT.match(blocks[index].text) if index < len(blocks) else None
+    if label is not None:
+        parts = [blocks[index].text[label.end() :].strip()]
+        index += 1
+        while index < len(blocks) and not _is_heading(blocks[index], body, body_font):
+            block = blocks[index]
+            if _AFFILIATION.search(block.text[:120]) and re.match(r"^\W*\d", block.text):
+                pass  # numbered affiliations printed beside the abstract (PLOS's side column)
+            elif _is_prose(block) or (parts[-1] and parts[-1][-1:] not in ".!?"):
+                parts.append(block.text)
+            index += 1
+            if block.page != first_page and parts[-1][-1:] in ".!?":
+                break
+        return authors, join_lines([p for p in parts if p], blocks[0].words), index
+    return authors, "", index
+
+
+def _body_text(reader: _Reader, start: int, height: dict[int, float], regions: list[Region]) -> None:
+    current: Section | None = None
+    for block in reader.blocks[start:]:
+        text = block.text
+        if _CAPTION.match(text) or _TABLE_CAPTION.match(text):
+            continue
+        if (
+            current is not None and not current.paragraphs and len(block.lines) == 1 and len(text.split()) <= 6
+            and reader.heading_sizes and reader.heading_sizes[-1][0] is current
+            and block.bold == reader.heading_sizes[-1][1].bold and _continues_heading(reader, block)
+        ):  # fmt: skip
+            current.title = f"{current.title} {text}"  # "Convex relaxations and matrix" / "decomposition"
+            continue
+        if _is_heading(block, reader.body, reader.body_font):
+            number, title = _numbering(text)
+            if current is not None and not current.paragraphs and not number and _continues_heading(reader, block):
+                current.title = f"{current.title} {title}"  # a heading set on two lines, in two boxes
                 continue
-            taken.add(best[1])
-            figures.append(
-                FigureInfo(
-                    best[1], best[2], int(page["number"]), image["file"], int(image["width"]), int(image["height"])
-                )
-            )
-    return sorted(figures, key=lambda f: (f.number, f.page))
+            current = Section(title=title, level=_level(number), number=number, kind=_kind(title))
+            reader.heading_sizes.append((current, block))
+            if current.kind == "body" and reader.sections and reader.sections[-1].kind in ("references", "appendix"):
+                current.kind = "appendix"  # lettered sections after the references are the appendix
+            reader.sections.append(current)
+            continue
+        holder = next((region for region in regions if region.holds(block.page, block.box)), None)
+        if holder is not None or _footnote(block, reader.body, height.get(block.page, 792.0)):
+            kind = "footnote" if holder is None else "table" if holder.caption.kind == "table" else "figure_text"
+            reader.objects.append(TextObject(kind, block.page, text.replace(MARK, "")))
+            continue
+        if current is None:
+            if reader.sections or len(text) < 40:
+                continue  # front matter before the first heading: affiliations, dates, keywords
+            current = Section(title="", level=1)
+            reader.sections.append(current)
+        previous = current.paragraphs[-1] if current.paragraphs else None
+        runs_on = previous is not None and previous.text[-1:] not in ".!?:" and text[:1].islower()
+        if current.kind == "body" and not runs_on and not _is_prose(block):
+            reader.objects.append(TextObject(_object_kind(block), block.page, text))
+            continue
+        if previous is not None and runs_on:
+            # A paragraph that runs on into the next column or page.
+            previous.text = join_lines([previous.text, text], block.words)
+            if block.page not in previous.pages:
+                previous.pages.append(block.page)
+            continue
+        current.paragraphs.append(Paragraph(text, [block.page]))
+
+
+def _captions(blocks: list[_Block], inside: list[_Block]) -> list[Caption]:
+    """One caption per figure and table number: "Table 2: ..." (or "Table 2 Overview", as some styles set
+    it) rather than a sentence that mentions it ("Table 2 compares ...")."""
+    found: dict[tuple[str, int], tuple[int, Caption]] = {}
+    for block in blocks + inside:
+        figure, table = _CAPTION.match(block.text), _TABLE_CAPTION.match(block.text)
+        if figure:
+            key = ("figure", int(figure.group(1)))
+        elif table:
+            raw = table.group(1)
+            key = ("table", int(raw) if raw.isdigit() else _roman(raw))
+        else:
+            continue
+        rest = block.text[(figure or table).end(1) :]  # type: ignore[union-attr]
+        separated = bool(re.match(r"\s*[.:|—–-]", rest))
+        if not 0 < key[1] < 100 or not (separated or not rest.strip() or rest.strip()[:1].isupper()):
+            continue
+        rank = 0 if separated else 1
+        if key not in found or rank < found[key][0]:
+            found[key] = (rank, Caption(key[0], key[1], block.text, block.page, list(block.box)))
+    return [caption for _, caption in found.values()]
+
+
+def _roman(text: str) -> int:
+    values = {"I": 1, "V": 5, "X": 10}
+    total = 0
+    for i, char in enumerate(text):
+        value = values[char]
+        total += -value if i + 1 < len(text) and values[text[i + 1]] > value else value
+    return total
+
+
+def _figure(region: Region) -> FigureInfo:
+    caption = region.caption
+    width, height = region.size
+    return FigureInfo(caption.number, caption.text, caption.page, region.file, width, height, region.kind, region.box)
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.replace(f" {MARK}", " ").replace(MARK, "").split())
+
+
+def _unmark(sections: list[Section], reader: _Reader) -> None:
+    """The dropped marks' places are no longer needed once authors and footnotes are known."""
+    for section in sections:
+        section.title = _plain(section.title)
+        for paragraph in section.paragraphs:
+            paragraph.text = _plain(paragraph.text)
+    for item in reader.objects:
+        item.text = _plain(item.text)
 
 
 def build_document(raw: dict[str, Any]) -> Document:
     pages: list[dict[str, Any]] = raw["pages"]
     info: dict[str, str] = raw.get("info", {})
-    blocks = _blocks(pages)
-    body = _body_size([line for block in blocks for line in block.lines])
-    title, authors, used = _title_and_authors(blocks, info, body)
-    sections: list[Section] = []
-    abstract: list[str] = []
-    current: Section | None = None
-    in_abstract = False
-    for block in blocks[used:]:
-        text = block.text
-        if _CAPTION.match(text) or _TABLE_CAPTION.match(text):
-            continue
-        abstract_start = _ABSTRACT.match(text)
-        if abstract_start and not sections and not abstract:
-            in_abstract = True
-            rest = text[abstract_start.end() :].strip()
-            if rest:
-                abstract.append(rest)
-            continue
-        if _is_heading(block, body):
-            in_abstract = False
-            current = Section(title=text, level=_level(text))
-            sections.append(current)
-            continue
-        if in_abstract:
-            abstract.append(text)
-            continue
-        if current is None:
-            if sections or len(text) < 40:
-                continue  # front matter before the first heading: affiliations, dates, keywords
-            current = Section(title="", level=1)
-            sections.append(current)
-        previous = current.paragraphs[-1] if current.paragraphs else None
-        if previous is not None and previous.text[-1:] not in ".!?:" and text[:1].islower():
-            # A paragraph that runs on into the next column or page.
-            previous.text = join_lines([previous.text, text])
-            if block.page not in previous.pages:
-                previous.pages.append(block.page)
-            continue
-        current.paragraphs.append(Paragraph(text, [block.page]))
-    sections = [s for s in sections if s.paragraphs or s.level == 1]
+    words = vocabulary(line["text"] for page in pages for box in page["boxes"] for line in box["lines"])
+    blocks, inside = _blocks(pages, words)
+    body, body_font = _body(blocks)
+    title, end = _title(blocks, info, body)
+    authors, abstract, start = _front_matter(blocks, end, body, body_font)
+    if not authors and info.get("author"):
+        authors = _split_authors(info["author"])
+    captions = _captions(blocks, inside)
+    # Headings and paragraphs as wide as a column bound a figure; every other text (cells, even wordy ones,
+    # labels, equations) may belong to one.
+    widths = {int(p["number"]): float(p["size"][0]) for p in pages}
+    # The title, authors and affiliations bound a figure too.
+    texts = [
+        (b.page, b.box, i < start or _is_heading(b, body, body_font) or _barrier(b, widths.get(b.page, 612.0)))
+        for i, b in enumerate(blocks)
+    ]
+    regions = find_regions(pages, captions, texts + [(b.page, b.box, False) for b in inside])
+    reader = _Reader(blocks, body, body_font, abstract=[abstract] if abstract else [])
+    reader.objects.extend(TextObject("figure_text", b.page, b.text) for b in inside)
+    _body_text(reader, start, {int(p["number"]): float(p["size"][1]) for p in pages}, regions)
+    _unnumbered_levels(reader)
+    sections = [s for s in reader.sections if s.paragraphs or s.level == 1]
+    figures = [_figure(r) for r in regions if r.caption.kind == "figure"]
+    tables = [_figure(r) for r in regions if r.caption.kind == "table"]
+    _unmark(sections, reader)
+    warnings = []
+    if not any(s.title for s in sections):
+        warnings.append("No section headings were found: the narration follows the text as printed.")
     return Document(
-        title=title,
+        title=_plain(title),
         authors=authors,
-        abstract=" ".join(abstract),
+        abstract=_plain(" ".join(reader.abstract)),
         page_count=len(pages),
         sections=sections,
-        figures=_figures(pages, blocks),
+        figures=sorted(figures, key=lambda f: (f.number, f.page)),
+        tables=sorted(tables, key=lambda f: (f.number, f.page)),
+        objects=reader.objects,
+        warnings=warnings,
     )

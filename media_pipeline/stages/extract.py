@@ -21,18 +21,20 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from media_pipeline.backends.arxiv import ArxivEntry, get_arxiv_client, parse_arxiv_id
+from media_pipeline.backends.arxiv import ArxivEntry, get_arxiv_client
 from media_pipeline.backends.errors import PermanentError
-from media_pipeline.backends.pdf import read_pdf
+from media_pipeline.backends.images.png import verify_png
+from media_pipeline.backends.pdf import cut_regions, read_pdf
 from media_pipeline.files import delete_quietly, file_sha256, generated_name, local_path, paper_folder, private_tempdir
 from media_pipeline.fingerprint import fingerprint
-from media_pipeline.models import ArxivRecord, Figure, PaperDocument
+from media_pipeline.models import ArxivRecord, Figure, PaperDocument, Stage
 from media_pipeline.stages import ProgressFn, StageResult
 from media_pipeline.stages.document import Document, build_document
-from media_pipeline.stages.illustrate import verify_png
+from projects.identifiers import parse_arxiv_id
 from projects.models import Paper, SourceKind
 
 VERSION = "extract-1"
+name = Stage.EXTRACT
 MIN_TEXT_PER_PAGE = 20  # characters on average; fewer means the pages are pictures without a text layer
 
 
@@ -68,7 +70,7 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
         pdf = local_path(paper.source_file, tmp, "paper")
         out = tmp / "pages"
         out.mkdir()
-        document = build_document(read_pdf(pdf, out))
+        document = read_document(pdf, out)
         progress(0.7)
         _check_text(document)
         if entry is not None:
@@ -81,10 +83,34 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
         metrics={
             "pages": document.page_count,
             "sections": len(document.sections),
-            "figures": saved,
+            "figures": len(document.figures),
+            "tables": len(document.tables),
+            "stored": saved,
             "arxiv_requests": fetched,
         },
     )
+
+
+def read_document(pdf: Path, out: Path) -> Document:
+    """The paper's structure, its figures and tables cut out of their pages as PNGs in `out`.
+
+    A figure or table whose region could not be rendered is left out; its caption stays in the text.
+    """
+    document = build_document(read_pdf(pdf, out))
+    cut_figures(pdf, out, document)
+    return document
+
+
+def cut_figures(pdf: Path, out: Path, document: Document) -> None:
+    """The document's figures and tables as PNGs in `out`; those that could not be rendered are dropped."""
+    regions = [*document.figures, *document.tables]
+    # A figure that is one embedded picture is that picture, already saved; the rest is rendered.
+    to_cut = [f for f in regions if not f.width]
+    sizes = cut_regions(pdf, out, [{"page": f.page, "box": f.box, "file": f.file} for f in to_cut])
+    for region in to_cut:
+        region.width, region.height = sizes.get(region.file, [0, 0])
+    document.figures = [f for f in document.figures if f.width]
+    document.tables = [t for t in document.tables if t.width]
 
 
 def _check_text(document: Document) -> None:
@@ -101,7 +127,7 @@ def _save(paper: Paper, document: Document, folder: Path, fp: str, entry: ArxivE
     figures: list[Figure] = []
     saved = False
     try:
-        for figure in document.figures:
+        for figure in [*document.figures, *document.tables]:
             data = (folder / figure.file).read_bytes()
             width, height = verify_png(data)
             name = default_storage.save(
@@ -111,6 +137,8 @@ def _save(paper: Paper, document: Document, folder: Path, fp: str, entry: ArxivE
             figures.append(
                 Figure(
                     number=figure.number,
+                    kind=figure.kind,
+                    box=figure.box,
                     label=figure.label,
                     caption=figure.caption[:4000],
                     page=figure.page,
@@ -132,10 +160,14 @@ def _save(paper: Paper, document: Document, folder: Path, fp: str, entry: ArxivE
                     {
                         "title": s.title,
                         "level": s.level,
+                        "number": s.number,
+                        "kind": s.kind,
                         "paragraphs": [{"text": p.text, "pages": p.pages} for p in s.paragraphs],
                     }
                     for s in document.sections
                 ],
+                objects_found=[{"kind": o.kind, "page": o.page, "text": o.text[:2000]} for o in document.objects],
+                warnings=document.warnings,
                 arxiv_id=entry.arxiv_id if entry else "",
                 categories=entry.categories if entry else [],
             )

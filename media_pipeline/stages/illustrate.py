@@ -21,33 +21,27 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import secrets
-import warnings
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from PIL import Image as PILImage
 
 from media_pipeline.backends.errors import PermanentError
 from media_pipeline.backends.images import ImageGenerator, ImageRequest, ImageResult, get_image_generator
-from media_pipeline.backends.images.png import NotPNG, with_text
+from media_pipeline.backends.images.png import NotPNG, verify_png, with_text
 from media_pipeline.files import delete_quietly, generated_name, paper_folder
 from media_pipeline.fingerprint import fingerprint
-from media_pipeline.models import Chunk, Figure, Image
+from media_pipeline.models import FIGURE_BACKEND, Chunk, Figure, Image, Stage
 from media_pipeline.selectors import figures_of, scene_sources
 from media_pipeline.slots import request_slot
 from media_pipeline.stages import ProgressFn, StageResult
 from projects.models import Paper
 
-# Pillow raises DecompressionBombError above twice this many pixels; we also refuse above it.
-MAX_IMAGE_PIXELS = 64_000_000
-MAX_IMAGE_BYTES = 64 * 1024 * 1024
-FIGURE_BACKEND = "figure"  # an Image that is one of the paper's own figures, not a generated picture
+name = Stage.ILLUSTRATE
 
 
 @dataclass(frozen=True)
@@ -179,36 +173,6 @@ def _attach_figures(scene: Scene) -> Image | None:
             have[key] = image
         first = first or image
     return first
-
-
-def verify_png(data: bytes) -> tuple[int, int]:
-    """Check that bytes are one sane PNG image; returns its size. Raises PermanentError otherwise."""
-    if len(data) > MAX_IMAGE_BYTES:
-        raise PermanentError(f"The image backend returned {len(data)} bytes, more than papercast accepts.")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
-            with PILImage.open(io.BytesIO(data)) as probe:
-                if probe.format != "PNG":
-                    raise PermanentError(f"The image backend returned {probe.format}, not PNG.")
-                width, height = probe.size
-                if width * height > MAX_IMAGE_PIXELS:
-                    raise PermanentError(f"The image is {width}x{height}, larger than papercast accepts.")
-                probe.verify()
-            # verify() checks the chunks; decoding checks the pixel data (a truncated IDAT passes verify).
-            with PILImage.open(io.BytesIO(data)) as full:
-                full.load()
-    except PermanentError:
-        raise
-    except (
-        OSError,
-        SyntaxError,
-        ValueError,
-        PILImage.DecompressionBombError,
-        PILImage.DecompressionBombWarning,
-    ) as exc:
-        raise PermanentError(f"The image backend returned bytes that are not a valid image: {exc}") from exc
-    return width, height
 
 
 def provenance(request: ImageRequest, result: ImageResult, backend: str) -> dict[str, str]:

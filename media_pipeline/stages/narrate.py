@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import shutil
 import wave
-from dataclasses import dataclass
 from pathlib import Path
 
-from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError
@@ -30,102 +28,17 @@ from media_pipeline.backends.errors import PermanentError
 from media_pipeline.backends.tts import Speaker, get_speaker
 from media_pipeline.files import delete_quietly, generated_name, paper_folder, private_tempdir, save_file
 from media_pipeline.fingerprint import fingerprint, sha256_text
-from media_pipeline.models import ScriptSentence, SpokenSentence
-from media_pipeline.selectors import script_current
+from media_pipeline.models import SpokenSentence, Stage
+from media_pipeline.runs import gate_closed
+from media_pipeline.selectors import NarrationUnit, narration_units
 from media_pipeline.stages import ProgressFn, StageResult
-from media_pipeline.text import markdown_blocks, split_sentences, spoken
-from projects.models import DOCUMENT_KINDS, Paper, SourceKind
+from projects.models import Paper
 
 VERSION = "narrate-2"
-SENTENCE_PAUSE = 0.3
-PARAGRAPH_PAUSE = 0.7
+name = Stage.NARRATE
 
 
-@dataclass(frozen=True)
-class Unit:
-    """One sentence to speak, the pause after it, and the script sentence it comes from (if any)."""
-
-    text: str
-    pause: float
-    sentence_id: int | None = None
-
-
-def source_text(paper: Paper) -> str:
-    """The text of a text paper, checked: UTF-8, not empty, not over the length limit."""
-    if paper.source_kind != SourceKind.TEXT:
-        raise PermanentError("This paper's source is not a text; there is no text to narrate.")
-    if paper.source_text:
-        text = paper.source_text
-    elif paper.source_file:
-        with paper.source_file.open("rb") as handle:
-            data = handle.read(settings.PAPERCAST_MAX_TEXT_CHARS * 4 + 4)
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise PermanentError(
-                f"The text file is not UTF-8 (byte 0x{data[exc.start]:02x} at position {exc.start} is not valid "
-                "UTF-8). Save it as UTF-8 and upload it again."
-            ) from None
-    else:
-        text = ""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-    if not text.strip():
-        raise PermanentError("The text is empty. Add the text to narrate and run the pipeline again.")
-    if len(text) > settings.PAPERCAST_MAX_TEXT_CHARS:
-        raise PermanentError(
-            f"The text has {len(text):,} characters; the limit is {settings.PAPERCAST_MAX_TEXT_CHARS:,} "
-            "(PAPERCAST_MAX_TEXT_CHARS). Shorten it or split it into several papers."
-        )
-    return text
-
-
-def _text_units(text: str) -> list[Unit]:
-    units: list[Unit] = []
-    heading = ""
-    for section, paragraph in markdown_blocks(text):
-        if section and section != heading:
-            heading = section
-            units.append(Unit(spoken(section if section[-1:] in ".!?" else section + "."), PARAGRAPH_PAUSE))
-        sentences = [spoken(s) for s in split_sentences(paragraph)]
-        units.extend(Unit(s, SENTENCE_PAUSE) for s in sentences if s)
-        if units:
-            units[-1] = Unit(units[-1].text, PARAGRAPH_PAUSE, units[-1].sentence_id)
-    return units
-
-
-def _script_units(paper: Paper) -> list[Unit]:
-    script = script_current(paper)
-    if script is None:
-        raise PermanentError("The paper has no script yet: run the script stage first.")
-    sentences = list(ScriptSentence.objects.filter(script=script).order_by("index"))
-    units: list[Unit] = []
-    for i, sentence in enumerate(sentences):
-        text = spoken(sentence.text)
-        if not text:
-            continue
-        section_ends = i + 1 == len(sentences) or sentences[i + 1].section != sentence.section
-        units.append(Unit(text, PARAGRAPH_PAUSE if section_ends else SENTENCE_PAUSE, sentence.pk))
-    if not units:
-        raise PermanentError("The script is empty: write or restore its sentences, then run narrate again.")
-    return units
-
-
-def units_for(paper: Paper) -> list[Unit]:
-    """The sentences the narration speaks, in order."""
-    if paper.source_kind in DOCUMENT_KINDS:
-        return _script_units(paper)
-    units = _text_units(source_text(paper))
-    if not units:
-        raise PermanentError("The text has nothing to say once its markup is removed.")
-    return units
-
-
-def spoken_script(paper: Paper) -> str:
-    """The words the narration says, in order (what transcription aligns the recognised words to)."""
-    return " ".join(unit.text for unit in units_for(paper))
-
-
-def _fingerprint(units: list[Unit], speaker: Speaker) -> str:
+def _fingerprint(units: list[NarrationUnit], speaker: Speaker) -> str:
     return fingerprint(VERSION, [(u.text, u.pause) for u in units], speaker.identity())
 
 
@@ -135,17 +48,15 @@ def _current(paper: Paper, fp: str) -> bool:
 
 
 def status(paper: Paper) -> tuple[str, bool]:
-    fp = _fingerprint(units_for(paper), get_speaker(paper.project))
+    fp = _fingerprint(narration_units(paper), get_speaker(paper.project))
     return fp, _current(paper, fp)
 
 
 def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
-    from media_pipeline.pipeline import gate_closed
-
     waiting = gate_closed(paper)
     if waiting:
         raise PermanentError(waiting)
-    units = units_for(paper)
+    units = narration_units(paper)
     speaker = get_speaker(paper.project)
     fp = _fingerprint(units, speaker)
     if not force and _current(paper, fp):
@@ -176,7 +87,7 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
 
 
 def _speak_all(
-    paper: Paper, speaker: Speaker, units: list[Unit], tmp: Path, progress: ProgressFn
+    paper: Paper, speaker: Speaker, units: list[NarrationUnit], tmp: Path, progress: ProgressFn
 ) -> tuple[list[Path], int]:
     """A local WAV per unit: the kept audio of a sentence this voice said before, else newly spoken."""
     identity = speaker.identity()
@@ -207,7 +118,7 @@ def _speak_all(
     return pieces, spoken_now
 
 
-def _join(pieces: list[Path], units: list[Unit], out: Path) -> tuple[list[dict[str, object]], float]:
+def _join(pieces: list[Path], units: list[NarrationUnit], out: Path) -> tuple[list[dict[str, object]], float]:
     """One WAV of every piece with its pause after it; each sentence's [start, end] from sample counts."""
     params = None
     frames_written = 0

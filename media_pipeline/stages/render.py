@@ -34,7 +34,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import transaction
 from PIL import Image as PILImage
 from PIL import ImageDraw, ImageOps
 
@@ -43,11 +42,10 @@ from media_pipeline.backends.errors import PermanentError
 from media_pipeline.backends.images.titlecard import load_font, wrap_text
 from media_pipeline.files import delete_quietly, file_sha256, local_path, paper_folder, private_tempdir, save_file
 from media_pipeline.fingerprint import fingerprint
-from media_pipeline.models import Chunk, Image, Transcription, Video
-from media_pipeline.selectors import narration_file
+from media_pipeline.models import FIGURE_BACKEND, Chunk, Image, Stage, Transcription, Video
+from media_pipeline.selectors import narration_file, transcription_required
 from media_pipeline.stages import ProgressFn, StageResult
-from media_pipeline.stages.captions import Cue, build_chapters, build_cues, to_srt, to_vtt
-from media_pipeline.stages.chunk import current_transcription
+from media_pipeline.stages.captions import Chapter, Cue, build_chapters, build_cues, to_srt, to_vtt
 from media_pipeline.stages.compose import (
     MOTION_FPS,
     STILL_FPS,
@@ -61,10 +59,10 @@ from media_pipeline.stages.compose import (
     still_concat_list,
     still_timeline,
 )
-from media_pipeline.stages.illustrate import FIGURE_BACKEND
 from projects.models import Paper, Project
 
 VERSION = "render-2"
+name = Stage.RENDER
 ENCODER = {"preset": "veryfast", "crf": "20", "audio_bitrate": "192k", "audio_rate": "48000"}
 # The duration of the file and each stream may differ from the narration's by this much (AAC priming
 # shifts everything by 21 ms when there is no edit list).
@@ -87,7 +85,7 @@ def _inputs(paper: Paper) -> tuple[Transcription, list[Chunk], list[Image]]:
         )
     if narration_file(paper) is None:
         raise PermanentError("The paper has no narration audio.")
-    transcription = current_transcription(paper)
+    transcription = transcription_required(paper)
     return transcription, chunks, [selected[c.pk] for c in chunks]
 
 
@@ -128,60 +126,15 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     fp = _fingerprint(paper, transcription, chunks, images)
     if not force and Video.objects.filter(paper=paper, settings_fingerprint=fp).exists():
         return StageResult(fp, reused=True)
-    project = paper.project
-    width, height = project.video_width, project.video_height
-    saved: list[str] = []
+    saved: list[str] = []  # stored names so far: removed again unless the Video row points at them
     video = None
     try:
         with private_tempdir() as tmp:
-            audio_path = local_path(narration_file(paper), tmp, "narration")
-            audio = ffmpeg.probe_audio(audio_path)
-            duration = audio.duration or transcription.duration
-            music = _music(project, tmp)
-            words = list(transcription.words.order_by("index").values_list("start", "end", "text"))
-            cues = build_cues(words)
-            job = _Job(
-                tmp=tmp,
-                names=[f"scene{i:05d}.png" for i in range(len(images))],
-                starts=[c.start for c in chunks],
-                duration=duration,
-                width=width,
-                height=height,
-                audio=audio_path,
-                audio_format=audio.force_format,
-                music=music,
-                music_volume_db=project.music_volume_db,
-                cues=cues if project.burn_captions else [],
-            )
-            # Generated names only: nothing from a user or a storage key reaches a list or a filter.
-            originals = [tmp / f"original{i:05d}.img" for i in range(len(images))]
-            for image, original in zip(images, originals, strict=True):
-                with image.file.open("rb") as source, original.open("wb") as sink:
-                    shutil.copyfileobj(source, sink)
-            out = tmp / "video.mp4"
-            # The audio is encoded while the pictures are prepared and encoded (two processes, two cores).
-            with ThreadPoolExecutor(max_workers=max(os.cpu_count() or 1, 2)) as pool:
-                sound = pool.submit(_encode_audio, job, tmp / "audio.m4a")
-                # A figure from the paper is shown whole (over a blurred copy), never cropped.
-                fits = ["blur" if image.backend == FIGURE_BACKEND else project.image_fit for image in images]
-                list(pool.map(lambda i: _prepare(originals[i], tmp / job.names[i], job, fits[i]), range(len(images))))
-                progress(0.1)
-                report = _scaled(progress, 0.1, 0.9)
-                pictures = tmp / "pictures.mp4"
-                if project.render_mode == "motion":
-                    _render_motion(job, pictures, report)
-                else:
-                    _render_still(job, pictures, report)
-                sound.result()
-            _mux(pictures, tmp / "audio.m4a", out, duration)
-            probe = validate_video(out, expected_duration=duration, width=width, height=height)
-            (tmp / "captions.srt").write_text(to_srt(cues), encoding="utf-8")
-            (tmp / "captions.vtt").write_text(to_vtt(cues), encoding="utf-8")
-            chapters = build_chapters(
-                [(c.start, c.summary.summary if hasattr(c, "summary") else c.text) for c in chunks], probe.duration
-            )
-            chosen = min(max((paper.thumbnail_scene or 1) - 1, 0), len(images) - 1)
-            _thumbnail(originals[chosen], paper.title, tmp / "thumbnail.jpg")
+            job = _job(paper, transcription, chunks, tmp)
+            originals = _copy_originals(images, tmp)
+            out = _encode(job, images, originals, paper.project, progress)
+            probe = validate_video(out, expected_duration=job.duration, width=job.width, height=job.height)
+            chapters = _write_companions(paper, job, chunks, originals, probe.duration)
             file_size, file_digest = out.stat().st_size, file_sha256(out)
             folder = paper_folder(paper.project_id, paper.pk) + "/video"
             for local, suffix in (
@@ -192,34 +145,88 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
             ):
                 saved.append(save_file(folder, tmp / local, suffix))
         progress(0.98)
-        with transaction.atomic():
-            video = Video.objects.create(
-                paper=paper,
-                file=saved[0],
-                srt=saved[1],
-                vtt=saved[2],
-                thumbnail=saved[3],
-                chapters=[{"start": c.start, "timestamp": c.timestamp, "title": c.title} for c in chapters],
-                duration=probe.duration,
-                width=probe.width,
-                height=probe.height,
-                settings_fingerprint=fp,
-                file_size=file_size,
-                file_sha256=file_digest,
-            )
+        video = Video.objects.create(
+            paper=paper,
+            file=saved[0],
+            srt=saved[1],
+            vtt=saved[2],
+            thumbnail=saved[3],
+            chapters=[{"start": c.start, "timestamp": c.timestamp, "title": c.title} for c in chapters],
+            duration=probe.duration,
+            width=probe.width,
+            height=probe.height,
+            settings_fingerprint=fp,
+            file_size=file_size,
+            file_sha256=file_digest,
+        )
     finally:
         if video is None:
             delete_quietly(saved)
-    return StageResult(
-        fp,
-        reused=False,
-        metrics={
-            "duration": round(probe.duration, 3),
-            "scenes": len(chunks),
-            "cues": len(cues),
-            "mode": project.render_mode,
-        },
+    metrics = {"duration": round(probe.duration, 3), "scenes": len(chunks), "cues": len(job.captions)}
+    return StageResult(fp, reused=False, metrics={**metrics, "mode": paper.project.render_mode})
+
+
+def _job(paper: Paper, transcription: Transcription, chunks: list[Chunk], tmp: Path) -> _Job:
+    """What the encoders need: the narration (probed), the music, the scene starts and the caption cues."""
+    project = paper.project
+    audio_path = local_path(narration_file(paper), tmp, "narration")
+    audio = ffmpeg.probe_audio(audio_path)
+    cues = build_cues(list(transcription.words.order_by("index").values_list("start", "end", "text")))
+    return _Job(
+        tmp=tmp,
+        names=[f"scene{i:05d}.png" for i in range(len(chunks))],
+        starts=[c.start for c in chunks],
+        duration=audio.duration or transcription.duration,
+        width=project.video_width,
+        height=project.video_height,
+        audio=audio_path,
+        audio_format=audio.force_format,
+        music=_music(project, tmp),
+        music_volume_db=project.music_volume_db,
+        cues=cues if project.burn_captions else [],
+        captions=cues,
     )
+
+
+def _copy_originals(images: list[Image], tmp: Path) -> list[Path]:
+    # Generated names only: nothing from a user or a storage key reaches a list or a filter.
+    originals = [tmp / f"original{i:05d}.img" for i in range(len(images))]
+    for image, original in zip(images, originals, strict=True):
+        with image.file.open("rb") as source, original.open("wb") as sink:
+            shutil.copyfileobj(source, sink)
+    return originals
+
+
+def _encode(job: _Job, images: list[Image], originals: list[Path], project: Project, progress: ProgressFn) -> Path:
+    """The pictures fitted and encoded, the sound encoded beside them, and both muxed into video.mp4."""
+    # The audio is encoded while the pictures are prepared and encoded (two processes, two cores).
+    with ThreadPoolExecutor(max_workers=max(os.cpu_count() or 1, 2)) as pool:
+        sound = pool.submit(_encode_audio, job, job.tmp / "audio.m4a")
+        # A figure from the paper is shown whole (over a blurred copy), never cropped.
+        fits = ["blur" if image.backend == FIGURE_BACKEND else project.image_fit for image in images]
+        list(pool.map(lambda i: _prepare(originals[i], job.tmp / job.names[i], job, fits[i]), range(len(images))))
+        progress(0.1)
+        report = _scaled(progress, 0.1, 0.9)
+        pictures = job.tmp / "pictures.mp4"
+        if project.render_mode == "motion":
+            _render_motion(job, pictures, report)
+        else:
+            _render_still(job, pictures, report)
+        sound.result()
+    out = job.tmp / "video.mp4"
+    _mux(pictures, job.tmp / "audio.m4a", out, job.duration)
+    return out
+
+
+def _write_companions(
+    paper: Paper, job: _Job, chunks: list[Chunk], originals: list[Path], duration: float
+) -> list[Chapter]:
+    """The captions (SRT, WebVTT) and thumbnail beside the video in the temp dir; returns the chapters."""
+    (job.tmp / "captions.srt").write_text(to_srt(job.captions), encoding="utf-8")
+    (job.tmp / "captions.vtt").write_text(to_vtt(job.captions), encoding="utf-8")
+    chosen = min(max((paper.thumbnail_scene or 1) - 1, 0), len(originals) - 1)
+    _thumbnail(originals[chosen], paper.title, job.tmp / "thumbnail.jpg")
+    return build_chapters([(c.start, c.summary.summary if hasattr(c, "summary") else c.text) for c in chunks], duration)
 
 
 def _scaled(progress: ProgressFn, low: float, high: float) -> ProgressFn:
@@ -240,7 +247,8 @@ class _Job:
     audio_format: str
     music: tuple[Path, str] | None = None
     music_volume_db: float = -20.0
-    cues: list[Cue] = field(default_factory=list)
+    cues: list[Cue] = field(default_factory=list)  # burned into the picture (none unless the project asks)
+    captions: list[Cue] = field(default_factory=list)  # every cue, for the SRT and WebVTT files
 
     def captions_filter(self, fps: int, total: int) -> str:
         if not self.cues:

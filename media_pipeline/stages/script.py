@@ -25,7 +25,7 @@ from media_pipeline.backends.llm.script import (
     get_script_writer,
 )
 from media_pipeline.fingerprint import fingerprint
-from media_pipeline.models import PaperDocument, Script, ScriptSentence
+from media_pipeline.models import PaperDocument, Script, ScriptSentence, Stage
 from media_pipeline.selectors import document_current, script_current
 from media_pipeline.slots import llm_slot
 from media_pipeline.stages import ProgressFn, StageResult
@@ -33,6 +33,7 @@ from media_pipeline.stages.document import SKIPPED_SECTIONS
 from projects.models import Paper
 
 VERSION = "script-1"
+name = Stage.SCRIPT
 
 
 def target_minutes(paper: Paper) -> int:
@@ -48,7 +49,9 @@ def source_for(paper: Paper, document: PaperDocument) -> ScriptSource:
     skipping = False
     for raw in document.sections:
         title = str(raw.get("title", ""))
-        if SKIPPED_SECTIONS.match(title):
+        # Only the paper's body is narrated: not its references, acknowledgements, appendices, ethics
+        # statement or front matter (keywords, CCS concepts).
+        if raw.get("kind", "body") != "body" or SKIPPED_SECTIONS.match(title):
             skipping = True
             continue
         if skipping and int(raw.get("level", 1)) > 1:

@@ -16,12 +16,13 @@ from django.conf import settings
 from media_pipeline.backends.errors import PermanentError
 from media_pipeline.backends.llm import SceneRequest, SceneSummary, Summarizer, get_summarizer
 from media_pipeline.fingerprint import fingerprint
-from media_pipeline.models import Chunk, Summary
+from media_pipeline.models import Chunk, Stage, Summary
 from media_pipeline.prompts import render_scene_prompt, template_for
 from media_pipeline.slots import llm_slot
 from media_pipeline.stages import ProgressFn, StageResult
 from projects.models import Paper
 
+name = Stage.SUMMARIZE
 CONTEXT_CHARS = 600
 
 

@@ -16,6 +16,7 @@ Transcription with that fingerprint is reused and no engine is called.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -24,13 +25,14 @@ from django.conf import settings
 from django.db import transaction
 
 from media_pipeline.backends import ffmpeg
-from media_pipeline.backends.asr import SAMPLE_RATE, AsrOptions, SegmentResult, WordResult, as_float32, get_engine
+from media_pipeline.backends.asr import SAMPLE_RATE, AsrOptions, SegmentResult, WordResult, as_float32
 from media_pipeline.backends.errors import BackendError, PermanentError
+from media_pipeline.backends.transcribers import get_engine
 from media_pipeline.backends.whisper import resolve_device
 from media_pipeline.files import file_sha256, local_path, private_tempdir
 from media_pipeline.fingerprint import fingerprint, sha256_text
-from media_pipeline.models import Segment, Transcription, Word
-from media_pipeline.selectors import narration_file
+from media_pipeline.models import Segment, Stage, Transcription, Word
+from media_pipeline.selectors import narration_file, spoken_script
 from media_pipeline.stages import ProgressFn, StageResult
 from media_pipeline.stages.align import HeardWord, align_to_script
 from media_pipeline.stages.guard import guard_counts, hallucination
@@ -38,6 +40,8 @@ from media_pipeline.stages.pieces import plan_pieces
 from projects.models import Paper, SourceKind
 
 VERSION = "transcribe-2"
+name = Stage.TRANSCRIBE
+logger = logging.getLogger(__name__)
 
 
 def model_for(paper: Paper) -> str:
@@ -48,22 +52,32 @@ def model_for(paper: Paper) -> str:
     return settings.PAPERCAST_WHISPER_MODEL
 
 
-def script_for(paper: Paper) -> str | None:
-    """The words papercast spoke (text papers, and papers from a PDF or arXiv) when alignment is on."""
+@dataclass(frozen=True)
+class SpokenScript:
+    """The words papercast spoke, when the transcript is to be aligned to them, or why it is not."""
+
+    text: str | None
+    note: str = ""
+
+
+def script_for(paper: Paper) -> SpokenScript:
+    """The words papercast spoke (text papers, and papers from a PDF or arXiv) when alignment is on.
+
+    A script that cannot be read (the text became invalid, the script was emptied) does not stop the
+    transcription, which stands on its own; the reason is logged and kept on the run as its note.
+    """
     if paper.source_kind == SourceKind.AUDIO or not settings.PAPERCAST_SCRIPT_ALIGNMENT:
-        return None
-    from media_pipeline.stages.narrate import spoken_script
-
+        return SpokenScript(None)
     try:
-        return spoken_script(paper)
-    except BackendError:
-        return None
+        return SpokenScript(spoken_script(paper))
+    except BackendError as exc:
+        logger.warning("Paper %s: the transcript is not aligned to the script: %s", paper.pk, exc)
+        return SpokenScript(None, f"Not aligned to the script, which could not be read: {exc}")
 
 
-def _params(paper: Paper) -> dict[str, object]:
+def _params(paper: Paper, script: SpokenScript) -> dict[str, object]:
     # The configured values, not the resolved ones: checking whether a transcript is current must not
     # import torch (the web process does it when someone starts a pipeline).
-    script = script_for(paper)
     return {
         "language": settings.PAPERCAST_WHISPER_LANGUAGE,
         "beam_size": settings.PAPERCAST_WHISPER_BEAM_SIZE,
@@ -72,18 +86,24 @@ def _params(paper: Paper) -> dict[str, object]:
         "compute_type": settings.PAPERCAST_FASTER_WHISPER_COMPUTE_TYPE,
         "piece_minutes": settings.PAPERCAST_TRANSCRIBE_PIECE_MINUTES,
         "hallucinations": settings.PAPERCAST_HALLUCINATIONS,
-        "script": sha256_text(script) if script is not None else None,
+        "script": sha256_text(script.text) if script.text is not None else None,
     }
 
 
-def status(paper: Paper) -> tuple[str, bool]:
+def _fingerprint(paper: Paper, script: SpokenScript) -> str:
     audio = narration_file(paper)
     if audio is None:
         if paper.source_kind == SourceKind.AUDIO:
             raise PermanentError("No audio file was uploaded for this paper. Upload the narration audio.")
         raise PermanentError("The paper has no narration yet: run the narrate stage first.")
     engine = get_engine(settings.PAPERCAST_TRANSCRIBER)
-    fp = fingerprint(VERSION, audio.name, engine.ENGINE, engine.model_identity(model_for(paper)), _params(paper))
+    return fingerprint(
+        VERSION, audio.name, engine.ENGINE, engine.model_identity(model_for(paper)), _params(paper, script)
+    )
+
+
+def status(paper: Paper) -> tuple[str, bool]:
+    fp = _fingerprint(paper, script_for(paper))
     return fp, Transcription.objects.filter(paper=paper, input_fingerprint=fp).exists()
 
 
@@ -132,10 +152,51 @@ class Transcript:
     engine_seconds: float = 0.0
 
 
+@dataclass
+class _Decoded:
+    """The narration as the recogniser heard it, before it is kept: what `run` writes in one transaction."""
+
+    duration: float
+    audio_sha: str
+    transcript: Transcript
+
+
 def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
-    fp, current = status(paper)
-    if current and not force:
+    script = script_for(paper)  # read once: it is both in the fingerprint and what the words are aligned to
+    fp = _fingerprint(paper, script)
+    if not force and Transcription.objects.filter(paper=paper, input_fingerprint=fp).exists():
         return StageResult(fp, reused=True)
+    decoded = _recognise(paper, progress)
+    transcript = decoded.transcript
+    drop = settings.PAPERCAST_HALLUCINATIONS == "drop"
+    kept = [seg for seg, reason in zip(transcript.segments, transcript.reasons, strict=True) if not (drop and reason)]
+    _sanitize(kept, decoded.duration)
+    if not any(seg.words for seg in kept):
+        raise PermanentError("No speech was recognised in the audio. Check that the file holds the narration.")
+    words = [
+        (i, w) for i, seg in enumerate(transcript.segments) if not (drop and transcript.reasons[i]) for w in seg.words
+    ]
+    words, recognized, wer = _align(words, script.text)
+    progress(0.95)
+    _save(paper, fp, decoded, words=words, recognized=recognized, wer=wer, aligned=script.text is not None, drop=drop)
+    metrics: dict[str, object] = {
+        "audio_seconds": round(decoded.duration, 3),
+        "engine_seconds": round(transcript.engine_seconds, 3),
+        "real_time_factor": round(transcript.engine_seconds / decoded.duration, 4) if decoded.duration else None,
+        "pieces": transcript.pieces,
+        "words": len(words),
+        "model": model_for(paper),
+        "engine": settings.PAPERCAST_TRANSCRIBER,
+        ("dropped" if drop else "flagged"): dict(guard_counts(transcript.reasons)),
+        "script_wer": round(wer, 4) if wer is not None else None,
+    }
+    if script.note:
+        metrics["note"] = script.note
+    return StageResult(fp, reused=False, metrics=metrics)
+
+
+def _recognise(paper: Paper, progress: ProgressFn) -> _Decoded:
+    """Probe, check and decode the narration into a memory-mapped temp file, then transcribe it."""
     limit = settings.PAPERCAST_MAX_AUDIO_SECONDS
     with private_tempdir() as tmp:
         path = local_path(narration_file(paper), tmp, "audio")
@@ -160,35 +221,47 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
             transcript = transcribe_samples(samples, paper, progress)
         finally:
             del samples  # release the mapping before the temp dir goes
-    segments, reasons = transcript.segments, transcript.reasons
-    language, pieces, engine_seconds = transcript.language, transcript.pieces, transcript.engine_seconds
-    drop = settings.PAPERCAST_HALLUCINATIONS == "drop"
-    kept = [seg for seg, reason in zip(segments, reasons, strict=True) if not (drop and reason)]
-    _sanitize(kept, duration)
-    if not any(seg.words for seg in kept):
-        raise PermanentError("No speech was recognised in the audio. Check that the file holds the narration.")
-    words = [(i, w) for i, seg in enumerate(segments) if not (drop and reasons[i]) for w in seg.words]
-    script = script_for(paper)
-    wer = None
-    recognized: list[str] = [""] * len(words)
-    if script is not None:
-        heard = [HeardWord(w.start, w.end, w.text, w.confidence, i) for i, w in words]
-        aligned, wer = align_to_script(script, heard)
-        words = [(a.segment, WordResult(a.start, a.end, a.text, a.confidence)) for a in aligned]
-        recognized = [a.recognized if a.recognized != a.text else "" for a in aligned]
-    progress(0.95)
+    return _Decoded(duration, audio_sha, transcript)
+
+
+def _align(
+    words: list[tuple[int, WordResult]], script: str | None
+) -> tuple[list[tuple[int, WordResult]], list[str], float | None]:
+    """The script's words with the recogniser's timings (when there is a script), what was heard where it
+    differs, and the recognition's word error rate."""
+    if script is None:
+        return words, [""] * len(words), None
+    heard = [HeardWord(w.start, w.end, w.text, w.confidence, i) for i, w in words]
+    aligned, wer = align_to_script(script, heard)
+    words = [(a.segment, WordResult(a.start, a.end, a.text, a.confidence)) for a in aligned]
+    return words, [a.recognized if a.recognized != a.text else "" for a in aligned], wer
+
+
+def _save(
+    paper: Paper,
+    fp: str,
+    decoded: _Decoded,
+    *,
+    words: list[tuple[int, WordResult]],
+    recognized: list[str],
+    wer: float | None,
+    aligned: bool,
+    drop: bool,
+) -> None:
+    """The Transcription with every segment (dropped ones too, for the record) and word, in one transaction."""
+    segments, reasons = decoded.transcript.segments, decoded.transcript.reasons
     with transaction.atomic():
         transcription = Transcription.objects.create(
             paper=paper,
             engine=settings.PAPERCAST_TRANSCRIBER,
             model=model_for(paper),
-            language=language,
+            language=decoded.transcript.language,
             text=" ".join(w.text for _, w in words),
-            duration=duration,
-            audio_fingerprint=audio_sha,
+            duration=decoded.duration,
+            audio_fingerprint=decoded.audio_sha,
             input_fingerprint=fp,
-            pieces=pieces,
-            aligned_to_script=script is not None,
+            pieces=decoded.transcript.pieces,
+            aligned_to_script=aligned,
             script_wer=wer,
         )
         by_segment: dict[int, list[str]] = {}
@@ -200,7 +273,7 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
                 index=i,
                 start=seg.start,
                 end=max(seg.end, seg.start),
-                text=" ".join(by_segment[i]) if i in by_segment and script is not None else seg.text,
+                text=" ".join(by_segment[i]) if i in by_segment and aligned else seg.text,
                 tokens=seg.tokens,
                 temperature=seg.temperature,
                 avg_logprob=seg.avg_logprob,
@@ -228,22 +301,6 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
             ),
             batch_size=2000,
         )
-    flagged = guard_counts(reasons)
-    return StageResult(
-        fp,
-        reused=False,
-        metrics={
-            "audio_seconds": round(duration, 3),
-            "engine_seconds": round(engine_seconds, 3),
-            "real_time_factor": round(engine_seconds / duration, 4) if duration else None,
-            "pieces": pieces,
-            "words": len(words),
-            "model": model_for(paper),
-            "engine": settings.PAPERCAST_TRANSCRIBER,
-            ("dropped" if drop else "flagged"): dict(flagged),
-            "script_wer": round(wer, 4) if wer is not None else None,
-        },
-    )
 
 
 def human_duration(seconds: float) -> str:

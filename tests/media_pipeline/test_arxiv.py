@@ -14,10 +14,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from media_pipeline.backends.arxiv import ArxivId, get_arxiv_client, parse_arxiv_id
+from media_pipeline.backends.arxiv import get_arxiv_client
 from media_pipeline.backends.errors import PermanentError, TransientError
 from media_pipeline.models import ArxivRecord, PaperDocument, RunStatus, StageRun
 from projects import services
+from projects.identifiers import ArxivId, parse_arxiv_id
 from projects.models import Paper, Project
 from tests.conftest import run_inline
 from tests.fakes import pdfs
@@ -112,7 +113,7 @@ def test_a_paper_is_fetched_once_by_identifier_and_read(arxiv: FakeArxiv, projec
     assert paper.authors == ["Ada Lovelace", "Alan Turing", "Grace Hopper"]
     document = PaperDocument.objects.get(paper=paper)
     assert (document.arxiv_id, document.categories) == ("2202.08906v2", ["q-bio.PE", "cs.MA"])
-    assert [s["title"] for s in document.sections][:2] == ["1 Introduction", "2 Methods"]
+    assert [(s["number"], s["title"]) for s in document.sections][:2] == [("1", "Introduction"), ("2", "Methods")]
     with paper.source_file.open("rb") as handle:
         assert handle.read()[:5] == b"%PDF-"  # the paper keeps its own copy
     assert paper.source_file.name.startswith(f"projects/{project.pk}/sources/")

@@ -11,7 +11,6 @@ from media_pipeline.stages.captions import (
     MAX_LINES,
     build_chapters,
     build_cues,
-    chapters_description,
     to_srt,
     to_vtt,
 )
@@ -69,4 +68,8 @@ def test_it_makes_chapters_from_0_00_each_at_least_10_seconds() -> None:
     ]
     chapters = build_chapters(scenes, duration=60.0)
     assert [c.title for c in chapters] == ["Intro", "Scouts dance", "The vote"]
-    assert chapters_description(chapters) == "0:00 Intro\n0:12 Scouts dance\n0:30 The vote"
+    assert [(c.timestamp, c.title) for c in chapters] == [
+        ("0:00", "Intro"),
+        ("0:12", "Scouts dance"),
+        ("0:30", "The vote"),
+    ]

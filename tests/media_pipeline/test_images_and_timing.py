@@ -9,10 +9,10 @@ from PIL import Image
 
 from media_pipeline.backends.errors import PermanentError
 from media_pipeline.backends.images import ImageRequest
+from media_pipeline.backends.images.png import verify_png
 from media_pipeline.backends.images.titlecard import TitleCardRenderer
 from media_pipeline.stages.compose import STILL_FPS as FPS
 from media_pipeline.stages.compose import Entry, scene_frames, still_concat_list, still_timeline
-from media_pipeline.stages.illustrate import verify_png
 
 
 def _request(**changes: object) -> ImageRequest:

@@ -18,7 +18,9 @@ from media_pipeline.backends.errors import PermanentError
 from media_pipeline.backends.pdf import read_pdf
 from media_pipeline.models import Figure, PaperDocument, RunStatus, StageRun
 from media_pipeline.stages import extract
-from media_pipeline.stages.document import build_document, join_lines
+from media_pipeline.stages.document import build_document
+from media_pipeline.stages.extract import read_document
+from media_pipeline.stages.pdftext import join_lines
 from projects import services
 from projects.models import Paper, Project
 from tests.conftest import run_inline
@@ -35,7 +37,7 @@ def paper_pdf(tmp_dir: Path) -> Path:
 def _read(path: Path, tmp_dir: Path) -> Any:
     out = tmp_dir / f"out-{path.stem}"
     out.mkdir()
-    return build_document(read_pdf(path, out)), out
+    return read_document(path, out), out
 
 
 def test_it_reads_the_structure_of_a_paper_with_its_pages_and_captioned_figures(paper_pdf: Path, tmp_dir: Path) -> None:
@@ -44,18 +46,18 @@ def test_it_reads_the_structure_of_a_paper_with_its_pages_and_captioned_figures(
     assert document.authors == pdfs.AUTHORS
     assert document.abstract == pdfs.ABSTRACT
     assert document.page_count == 3
-    assert [(s.title, s.level) for s in document.sections] == [
-        ("1 Introduction", 1),
-        ("2 Methods", 1),
-        ("3 Results", 1),
-        ("References", 1),
+    assert [(s.number, s.title, s.level, s.kind) for s in document.sections] == [
+        ("1", "Introduction", 1, "body"),
+        ("2", "Methods", 1, "body"),
+        ("3", "Results", 1, "body"),
+        ("", "References", 1, "references"),
     ]
     texts = {s.title: [(p.text, p.pages) for p in s.paragraphs] for s in document.sections}
-    assert texts["1 Introduction"] == [(p, [1]) for p in pdfs.INTRODUCTION]
-    assert texts["2 Methods"] == [(p, [2]) for p in pdfs.METHODS]
-    assert texts["3 Results"] == [(p, [3]) for p in pdfs.RESULTS]
+    assert texts["Introduction"] == [(p, [1]) for p in pdfs.INTRODUCTION]
+    assert texts["Methods"] == [(p, [2]) for p in pdfs.METHODS]
+    assert texts["Results"] == [(p, [3]) for p in pdfs.RESULTS]
     # Captions are not narrated as paragraphs; they belong to their figures.
-    assert all("Figure 1:" not in text for text, _ in texts["1 Introduction"])
+    assert all("Figure 1:" not in text for text, _ in texts["Introduction"])
     assert [(f.number, f.page, f.caption) for f in document.figures] == [
         (1, 1, "Figure 1: A scout's waggle dance, traced over ten minutes."),
         (2, 2, "Figure 2: Time to quorum against the quality gap between sites."),
@@ -98,7 +100,7 @@ def test_a_paragraph_running_onto_the_next_page_is_one_paragraph_on_both_pages()
     ]  # fmt: skip
     document = build_document({"info": {}, "pages": pages})
     intro = document.sections[0]
-    assert intro.title == "1 Introduction"
+    assert (intro.number, intro.title) == ("1", "Introduction")
     assert [(p.text, p.pages) for p in intro.paragraphs] == [
         ("Scouts search the country for cavities and come back to dance for them, long and often.", [1, 2])
     ]
@@ -182,7 +184,11 @@ def test_the_extract_stage_keeps_the_document_and_its_figures_and_reuses_them(
     paper.refresh_from_db()
     assert paper.title == pdfs.TITLE and paper.authors == pdfs.AUTHORS and paper.abstract == pdfs.ABSTRACT
     document = PaperDocument.objects.get(paper=paper)
-    assert [s["title"] for s in document.sections][:3] == ["1 Introduction", "2 Methods", "3 Results"]
+    assert [(s["number"], s["title"]) for s in document.sections][:3] == [
+        ("1", "Introduction"),
+        ("2", "Methods"),
+        ("3", "Results"),
+    ]
     figures = list(Figure.objects.filter(document=document).order_by("number"))
     assert [(f.number, f.page) for f in figures] == [(1, 1), (2, 2)]
     for figure in figures:

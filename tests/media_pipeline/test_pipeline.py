@@ -7,7 +7,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from media_pipeline import pipeline
+from media_pipeline import pipeline, runs
 from media_pipeline.backends import whisper
 from media_pipeline.backends.errors import TransientError
 from media_pipeline.backends.tts.piper import PiperSpeaker
@@ -69,7 +69,7 @@ def test_it_retries_transient_errors_then_fails_with_the_message(
         calls.append(1)
         raise TransientError("The server at http://127.0.0.1:9 did not answer.")
 
-    monkeypatch.setattr(pipeline.STAGE_MODULES[Stage.NARRATE], "run", flaky)
+    monkeypatch.setattr(pipeline.STAGES[Stage.NARRATE], "run", flaky)
     run_inline(paper, until="narrate")
     run = StageRun.objects.get(paper=paper)
     assert len(calls) == 3
@@ -83,7 +83,7 @@ def test_it_fails_unexpected_errors_without_retrying(project: Project, monkeypat
     def broken(paper: Any, *, force: bool, progress: Any) -> Any:
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(pipeline.STAGE_MODULES[Stage.NARRATE], "run", broken)
+    monkeypatch.setattr(pipeline.STAGES[Stage.NARRATE], "run", broken)
     run_inline(paper)
     run = StageRun.objects.get(paper=paper)
     assert (run.status, run.attempts) == (RunStatus.FAILED, 1)
@@ -130,7 +130,7 @@ def test_it_resumes_after_a_failed_stage_reusing_earlier_outputs(
     assert counts["whisper"] == 0 and counts["tts"] == 0 and counts["llm"] == 0
     assert Transcription.objects.filter(paper=paper).count() == 1
     assert Video.objects.filter(paper=paper).count() == 1
-    assert pipeline.paper_status(paper) == "succeeded"
+    assert runs.paper_status(paper) == "succeeded"
     resumed = StageRun.objects.filter(paper=paper, stage=Stage.ILLUSTRATE).order_by("-created_at").first()
     assert resumed is not None and resumed.status == RunStatus.SUCCEEDED and not resumed.reused
 

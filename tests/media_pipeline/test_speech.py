@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from media_pipeline import selectors
 from media_pipeline.backends.errors import PermanentError
 from media_pipeline.backends.tts import get_speaker
 from media_pipeline.backends.tts.espeak import EspeakSpeaker
@@ -152,7 +153,7 @@ def test_narration_is_spoken_sentence_by_sentence_with_exact_spans_and_only_new_
     paper.refresh_from_db()
     spans = paper.narration_spans
     assert [s["i"] for s in spans] == [0, 1, 2, 3]
-    pauses = [narrate.PARAGRAPH_PAUSE, narrate.SENTENCE_PAUSE, narrate.PARAGRAPH_PAUSE]
+    pauses = [selectors.PARAGRAPH_PAUSE, selectors.SENTENCE_PAUSE, selectors.PARAGRAPH_PAUSE]
     for span, text in zip(spans, said, strict=True):
         assert span["end"] - span["start"] == pytest.approx(speech.seconds_for(text, 1.0), abs=1 / RATE)
     for before, after, pause in zip(spans, spans[1:], pauses, strict=False):

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from media_pipeline.backends import ffmpeg
-from media_pipeline.backends.asr import SAMPLE_RATE, as_float32, get_engine
+from media_pipeline.backends.asr import SAMPLE_RATE, as_float32
+from media_pipeline.backends.transcribers import get_engine
 from media_pipeline.models import Segment, Transcription, Word
 from media_pipeline.stages.align import normalize, word_error_rate
 from media_pipeline.stages.captions import build_cues

@@ -14,7 +14,7 @@ from typing import Any
 
 from media_pipeline.backends.errors import PermanentError, TransientError
 from media_pipeline.backends.http import HttpPolicy, HttpStatusError, request_json
-from media_pipeline.backends.images import ImageRequest, ImageResult, sampler
+from media_pipeline.backends.images.base import ImageRequest, ImageResult, sampler
 
 
 class A1111Generator:

@@ -19,7 +19,7 @@ from typing import Any
 
 from media_pipeline.backends.errors import PermanentError, TransientError
 from media_pipeline.backends.http import HttpPolicy, HttpStatusError, request_json, send
-from media_pipeline.backends.images import ImageRequest, ImageResult, sampler
+from media_pipeline.backends.images.base import ImageRequest, ImageResult, sampler
 
 BUNDLED_WORKFLOW = Path(__file__).with_name("comfyui_txt2img.json")
 POLL_START, POLL_MAX = 0.25, 2.0

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from media_pipeline.backends.errors import PermanentError
-from media_pipeline.backends.images import ImageRequest, ImageResult, sampler
+from media_pipeline.backends.images.base import ImageRequest, ImageResult, sampler
 
 _cache: dict[tuple[str, str, str], Any] = {}
 _lock = threading.Lock()

@@ -1,4 +1,5 @@
-"""Provenance in PNG files: text chunks added to a PNG without decoding or re-encoding its pixels.
+"""PNG files: checking that bytes are one sane PNG, and provenance as text chunks added to a PNG without
+decoding or re-encoding its pixels.
 
 PNG has no EXIF UserComment the way JPEG has; its place is tEXt/iTXt chunks, which image viewers, exiftool
 and the WebUIs' "PNG info" tabs show. Chunks with papercast's keys are replaced; the rest are kept (a
@@ -7,10 +8,18 @@ WebUI's own `parameters` chunk, for example).
 
 from __future__ import annotations
 
+import io
 import struct
+import warnings
 import zlib
 
+from PIL import Image as PILImage
+
+from media_pipeline.backends.errors import PermanentError
+
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_IMAGE_PIXELS = 64_000_000
+MAX_IMAGE_BYTES = 64 * 1024 * 1024
 
 
 class NotPNG(ValueError):
@@ -61,3 +70,33 @@ def with_text(data: bytes, items: dict[str, str]) -> bytes:
             continue
         out.append(_chunk(kind, payload))
     return b"".join(out)
+
+
+def verify_png(data: bytes) -> tuple[int, int]:
+    """Check that bytes are one sane PNG image; returns its size. Raises PermanentError otherwise."""
+    if len(data) > MAX_IMAGE_BYTES:
+        raise PermanentError(f"The image backend returned {len(data)} bytes, more than papercast accepts.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            with PILImage.open(io.BytesIO(data)) as probe:
+                if probe.format != "PNG":
+                    raise PermanentError(f"The image backend returned {probe.format}, not PNG.")
+                width, height = probe.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise PermanentError(f"The image is {width}x{height}, larger than papercast accepts.")
+                probe.verify()
+            # verify() checks the chunks; decoding checks the pixel data (a truncated IDAT passes verify).
+            with PILImage.open(io.BytesIO(data)) as full:
+                full.load()
+    except PermanentError:
+        raise
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        PILImage.DecompressionBombError,
+        PILImage.DecompressionBombWarning,
+    ) as exc:
+        raise PermanentError(f"The image backend returned bytes that are not a valid image: {exc}") from exc
+    return width, height

@@ -15,7 +15,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from media_pipeline.backends.errors import PermanentError
-from media_pipeline.backends.images import ImageRequest, ImageResult
+from media_pipeline.backends.images.base import ImageRequest, ImageResult
 
 VERSION = "titlecard-1"
 _FONT_CANDIDATES = (

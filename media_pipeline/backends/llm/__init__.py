@@ -2,61 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
-
 from django.conf import settings
 
+from media_pipeline.backends.llm.base import (
+    SCENE_SCHEMA,
+    SceneRequest,
+    SceneSummary,
+    Summarizer,
+    parse_scene_json,
+)
 
-@dataclass(frozen=True)
-class SceneRequest:
-    """Everything a backend may use to describe one scene; all of it goes into the fingerprint."""
-
-    paper_title: str
-    scene_index: int
-    scene_count: int
-    text: str
-    previous_text: str
-    next_text: str
-    style: str
-    model: str
-    # The instructions, rendered from the project's prompt template (LLM backends send these).
-    system_prompt: str = ""
-    user_prompt: str = ""
-    negative_prompt: str = ""
-    template_version: str = ""
-
-
-SCENE_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "summary": {"type": "string", "description": "The scene's core idea in one or two sentences."},
-        "image_prompt": {"type": "string", "description": "A detailed prompt for an image generator."},
-    },
-    "required": ["summary", "image_prompt"],
-    "additionalProperties": False,
-}
-
-
-@dataclass(frozen=True)
-class SceneSummary:
-    summary: str
-    image_prompt: str
-    negative_prompt: str
-    model: str
-    tokens_in: int = 0
-    tokens_out: int = 0
-
-
-class Summarizer(Protocol):
-    name: str
-    prompt_version: str
-
-    def identity(self, model: str) -> str:
-        """Backend, model and prompt version, for fingerprints."""
-        ...
-
-    def summarize(self, request: SceneRequest) -> SceneSummary: ...
+__all__ = [
+    "SCENE_SCHEMA",
+    "SceneRequest",
+    "SceneSummary",
+    "Summarizer",
+    "parse_scene_json",
+]
 
 
 def get_summarizer() -> Summarizer:
@@ -82,25 +44,3 @@ def get_summarizer() -> Summarizer:
 
         return OpenAISummarizer(settings.PAPERCAST_LLM_URL, policy, api_key=settings.PAPERCAST_LLM_API_KEY)
     raise ValueError(f"unknown LLM backend {backend!r}")
-
-
-def parse_scene_json(content: str) -> tuple[str, str]:
-    """(summary, image_prompt) from a model's reply; ValueError says what is wrong with it."""
-    import json
-
-    text = content.strip()
-    if text.startswith("```"):  # a fenced block from servers without structured output
-        text = text.strip("`").removeprefix("json").strip()
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc.msg} at position {exc.pos})") from None
-    if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
-    values = []
-    for key in ("summary", "image_prompt"):
-        value = data.get(key)
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(f'the key "{key}" is missing or empty')
-        values.append(" ".join(value.split()))
-    return values[0], values[1]

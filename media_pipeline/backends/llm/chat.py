@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from media_pipeline.backends.errors import PermanentError
-from media_pipeline.backends.llm import SCENE_SCHEMA, SceneRequest, SceneSummary, parse_scene_json
+from media_pipeline.backends.llm.base import SCENE_SCHEMA, SceneRequest, SceneSummary, parse_scene_json
 
 REPAIR = (
     "Your reply could not be used: {problem}. Reply again with only a JSON object with the keys {keys}, "

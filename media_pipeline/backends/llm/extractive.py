@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from media_pipeline.backends.llm import SceneRequest, SceneSummary
+from media_pipeline.backends.llm.base import SceneRequest, SceneSummary
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")

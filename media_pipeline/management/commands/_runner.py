@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from django.utils import timezone
 
-from media_pipeline import pipeline
+from media_pipeline import pipeline, runs
 from media_pipeline.models import ACTIVE_STATUSES, RunStatus, StageRun
 from projects.models import Paper
 
@@ -75,7 +75,7 @@ def run_pipeline(
 ) -> Outcome:
     """Start the pipeline and wait for it: inline in this process, or (enqueue=True) on the workers."""
     since = timezone.now()
-    display = ProgressDisplay(stream, [str(s) for s in pipeline.stages_for(paper)])
+    display = ProgressDisplay(stream, [str(s) for s in runs.stages_for(paper)])
     if enqueue:
         first = pipeline.pipeline_start(paper, from_stage=from_stage, until=until, requested_by=requested_by)
         if first is None:

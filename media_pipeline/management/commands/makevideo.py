@@ -11,8 +11,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from media_pipeline.management.commands._runner import run_pipeline
 from media_pipeline.models import Stage
-from media_pipeline.pipeline import PipelineError, PipelineGated, gate_closed
+from media_pipeline.pipeline import PipelineError, PipelineGated
 from media_pipeline.report import paper_report
+from media_pipeline.runs import gate_closed
 from media_pipeline.selectors import script_current
 from projects import services
 from projects.models import Paper

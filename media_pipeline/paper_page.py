@@ -17,8 +17,9 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_GET, require_POST
 
 from media_pipeline import curation, selectors
-from media_pipeline.models import ACTIVE_STATUSES, Chunk, Image, Script, ScriptSentence, StageRun, Video
-from media_pipeline.pipeline import PipelineError, pipeline_start, regenerate_images, stages_for
+from media_pipeline.models import ACTIVE_STATUSES, Chunk, FigureKind, Image, Script, ScriptSentence, StageRun, Video
+from media_pipeline.pipeline import PipelineError, pipeline_start, regenerate_images
+from media_pipeline.runs import gate_closed, stages_for
 from projects import access
 from projects.models import DOCUMENT_KINDS, CurationStatus, Paper
 
@@ -74,8 +75,6 @@ class PaperPageMixin(_Base):
     def _script_context(paper: Paper) -> dict[str, Any]:
         if paper.source_kind not in DOCUMENT_KINDS:
             return {"is_document": False}
-        from media_pipeline.pipeline import gate_closed
-
         document = selectors.document_current(paper)
         script = selectors.script_current(paper)
         sections: list[tuple[str, list[ScriptSentence]]] = []
@@ -87,7 +86,8 @@ class PaperPageMixin(_Base):
         return {
             "is_document": True,
             "document": document,
-            "figure_count": document.figures.count() if document else 0,
+            "figure_count": document.figures.exclude(kind=FigureKind.TABLE).count() if document else 0,
+            "table_count": document.figures.filter(kind=FigureKind.TABLE).count() if document else 0,
             "script": script,
             "script_sections": sections,
             "script_minutes": script.words / paper.project.words_per_minute if script else 0,
