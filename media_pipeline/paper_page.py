@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import URLPattern, path, reverse
@@ -77,12 +78,14 @@ class PaperPageMixin(_Base):
             return {"is_document": False}
         document = selectors.document_current(paper)
         script = selectors.script_current(paper)
-        sections: list[tuple[str, list[ScriptSentence]]] = []
+        hearing = selectors.sentence_hearing(paper) if script is not None else {}
+        sections: list[tuple[str, list[tuple[ScriptSentence, selectors.SentenceHearing | None]]]] = []
         if script is not None:
             for sentence in ScriptSentence.objects.filter(script=script).order_by("index"):
                 if not sections or sections[-1][0] != sentence.section:
                     sections.append((sentence.section, []))
-                sections[-1][1].append(sentence)
+                sections[-1][1].append((sentence, hearing.get(sentence.pk)))
+        heard = [h for _, rows in sections for _, h in rows if h is not None]
         return {
             "is_document": True,
             "document": document,
@@ -92,6 +95,9 @@ class PaperPageMixin(_Base):
             "script_sections": sections,
             "script_minutes": script.words / paper.project.words_per_minute if script else 0,
             "script_waiting": gate_closed(paper),
+            "script_heard": len(heard),
+            "script_hard": sum(1 for h in heard if h.hard_to_follow),
+            "script_hard_percent": round(settings.PAPERCAST_HARD_TO_FOLLOW * 100),
         }
 
     # --- URLs ----------------------------------------------------------------------------------------

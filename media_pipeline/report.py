@@ -17,6 +17,7 @@ from media_pipeline.selectors import (
     narration_file,
     scene_sources,
     script_current,
+    sentence_hearing,
     transcription_current,
     video_current,
 )
@@ -154,19 +155,27 @@ def _figure(figure: Figure, files: LocalFiles) -> dict[str, Any]:
 
 
 def _script(paper: Paper) -> list[dict[str, Any]]:
-    """The narration's sentences with their pages and where they are spoken (papers from a PDF or arXiv)."""
+    """The narration's sentences with their pages, where they are spoken and how the recogniser heard them
+    (papers from a PDF or arXiv)."""
     spans = {int(s["sentence"]): s for s in paper.narration_spans or [] if isinstance(s, dict) and s.get("sentence")}
     script = script_current(paper)
     if script is None:
         return []
-    return [
-        {
-            "text": sentence.text,
-            "section": sentence.section,
-            "pages": sentence.pages,
-            "figures": sentence.figures,
-            "start": spans[sentence.pk]["start"] if sentence.pk in spans else None,
-            "end": spans[sentence.pk]["end"] if sentence.pk in spans else None,
-        }
-        for sentence in ScriptSentence.objects.filter(script=script).order_by("index")
-    ]
+    hearing = sentence_hearing(paper)
+    out = []
+    for sentence in ScriptSentence.objects.filter(script=script).order_by("index"):
+        heard = hearing.get(sentence.pk)
+        out.append(
+            {
+                "text": sentence.text,
+                "section": sentence.section,
+                "pages": sentence.pages,
+                "figures": sentence.figures,
+                "start": spans[sentence.pk]["start"] if sentence.pk in spans else None,
+                "end": spans[sentence.pk]["end"] if sentence.pk in spans else None,
+                "flags": ["hard_to_follow"] if heard and heard.hard_to_follow else [],
+                "error_rate": round(heard.error_rate, 4) if heard else None,
+                "misheard": [{"said": said, "heard": text} for said, text in heard.misheard] if heard else [],
+            }
+        )
+    return out

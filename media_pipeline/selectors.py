@@ -3,12 +3,14 @@ words the narration says, the paper page. What two stages share to read lives he
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.db.models.fields.files import FieldFile
+from rapidfuzz.distance import Levenshtein
 
 from media_pipeline.backends.errors import PermanentError
 from media_pipeline.models import (
@@ -27,6 +29,7 @@ from media_pipeline.models import (
     Video,
 )
 from media_pipeline.runs import latest_runs, paper_status, stages_for
+from media_pipeline.stages.align import normalize, script_tokens, sounds_alike
 from media_pipeline.text import markdown_blocks, split_sentences, spoken
 from projects import access
 from projects.models import DOCUMENT_KINDS, Paper, SourceKind
@@ -231,6 +234,32 @@ def scene_sources(paper: Paper, chunks: list[tuple[int, float]] | None = None) -
     return out
 
 
+OVERVIEW = "Overview"
+# A recogniser may put a word's start a little before the sentence's own; sections are set apart by a pause
+# of 0.7 s, so a word that starts less than this before a section's start belongs to that section.
+SECTION_SLACK = 0.35
+
+
+def section_starts(paper: Paper) -> list[tuple[float, str]]:
+    """Where each section of the paper's script begins in the narration (seconds) and its name, in order:
+    the opening and the abstract are the "Overview". Empty for papers without a script (texts, audio)."""
+    spans = [s for s in paper.narration_spans or [] if isinstance(s, dict) and s.get("sentence")]
+    if not spans:
+        return []
+    sections = dict(
+        ScriptSentence.objects.filter(pk__in=[int(s["sentence"]) for s in spans]).values_list("pk", "section")
+    )
+    starts: list[tuple[float, str]] = []
+    for span in sorted(spans, key=lambda s: float(s["start"])):
+        raw = sections.get(int(span["sentence"]))
+        if raw is None:
+            continue
+        title = OVERVIEW if raw in ("", "Abstract") else raw
+        if not starts or starts[-1][1] != title:
+            starts.append((float(span["start"]), title))
+    return starts
+
+
 def document_current(paper: Paper) -> PaperDocument | None:
     return PaperDocument.objects.filter(paper=paper).order_by("-created_at", "-id").first()
 
@@ -247,6 +276,97 @@ def figures_of(paper: Paper) -> dict[int, Figure]:
     rows = Figure.objects.filter(document=document, number__isnull=False).exclude(kind=FigureKind.TABLE)
     rows = rows.order_by("page", "id")
     return {int(f.number): f for f in rows if f.number is not None}
+
+
+# --- How the recogniser heard the script (a quality signal for editors) ---------------------------------
+
+_EDGE_PUNCTUATION = re.compile(r"^[^\w']+|[^\w']+$")
+
+
+@dataclass(frozen=True)
+class SentenceHearing:
+    """How the recogniser heard one script sentence: the share of its words it got wrong, what it heard
+    instead ((script words, heard words)), and whether that is more than settings.PAPERCAST_HARD_TO_FOLLOW
+    (a listener would struggle too)."""
+
+    words: int
+    error_rate: float
+    misheard: list[tuple[str, str]]
+    hard_to_follow: bool
+
+    @property
+    def percent(self) -> int:
+        return round(self.error_rate * 100)
+
+
+def _bare(word: str) -> str:
+    return _EDGE_PUNCTUATION.sub("", word) or word
+
+
+def _hearing(pairs: list[tuple[str, str]], threshold: float) -> SentenceHearing:
+    """From a sentence's (script word, recognised) pairs. transcribe stores one run of differences ("ten
+    thousand" heard as "10,000") as its heard text on every word of the run, so a run is judged as a whole:
+    neighbours with the same heard text are one run, one entry in `misheard`."""
+    runs: list[tuple[list[str], str]] = []
+    for text, recognized in pairs:
+        if recognized and runs and runs[-1][1] == recognized:
+            runs[-1][0].append(text)
+        else:
+            runs.append(([text], recognized))
+    wrong = [(said, heard) for said, heard in runs if heard and not sounds_alike(" ".join(said), heard)]
+    rate = sum(len(said) for said, _ in wrong) / len(pairs)
+    misheard = [(" ".join(_bare(w) for w in said), _bare(heard)) for said, heard in wrong]
+    return SentenceHearing(len(pairs), rate, misheard, rate > threshold)
+
+
+def sentence_hearing(paper: Paper) -> dict[int, SentenceHearing]:
+    """For each script sentence (by ScriptSentence id) that the current transcription heard: its error rate
+    (the share of its words that the recogniser heard as something that does not sound the same), the words
+    misheard, and whether it is hard to follow. Three queries whatever the number of sentences; read-only.
+
+    Words aligned to the script are the narrated sentences' words in order (transcribe keeps every script
+    word), so the sentences' words, in the order of their narration spans, are matched to them in sequence:
+    the recogniser's timings are too loose at sentence ends to assign words by time. A sentence whose words
+    are not all there in one stretch (edited since it was transcribed) is left out: its hearing is of words
+    no longer said. Empty before transcription, for papers without a script, and when the words were not
+    aligned to the script (PAPERCAST_SCRIPT_ALIGNMENT off: there are no script words to compare with).
+    Script words the recogniser did not hear at all are stored like words heard right (transcribe keeps
+    no trace of them), so they do not count as errors.
+    """
+    spans = sorted(
+        (float(s["start"]), int(s["sentence"]))
+        for s in paper.narration_spans or []
+        if isinstance(s, dict) and s.get("sentence")
+    )
+    if not spans:
+        return {}
+    transcription = transcription_current(paper)
+    if transcription is None or not transcription.aligned_to_script:
+        return {}
+    texts = dict(ScriptSentence.objects.filter(pk__in=[s for _, s in spans]).values_list("pk", "text"))
+    said: list[str] = []
+    owner: list[int] = []
+    for _, sentence_id in spans:
+        for token in script_tokens(spoken(texts.get(sentence_id, ""))):
+            if normalize(token):
+                said.append(normalize(token))
+                owner.append(sentence_id)
+    words = [(t, r) for t, r in transcription.words.order_by("index").values_list("text", "recognized") if normalize(t)]
+    found: dict[int, list[int]] = {}
+    missing: set[int] = set()
+    for op in Levenshtein.opcodes(said, [normalize(t) for t, _ in words]):
+        for k in range(op.src_end - op.src_start):
+            sentence_id = owner[op.src_start + k]
+            if op.tag == "equal":
+                found.setdefault(sentence_id, []).append(op.dest_start + k)
+            else:
+                missing.add(sentence_id)
+    threshold = float(settings.PAPERCAST_HARD_TO_FOLLOW)
+    return {
+        sentence_id: _hearing([words[i] for i in found_at], threshold)
+        for sentence_id, found_at in found.items()
+        if sentence_id not in missing and found_at[-1] - found_at[0] + 1 == len(found_at)
+    }
 
 
 # --- What the narration says (narrate speaks it; transcribe aligns the recognised words to it) ---------

@@ -228,6 +228,8 @@ PAPERCAST_TRANSCRIBE_PIECE_MINUTES = env_float("PAPERCAST_TRANSCRIBE_PIECE_MINUT
 PAPERCAST_HALLUCINATIONS = env_choice("PAPERCAST_HALLUCINATIONS", "drop", ["drop", "flag"])
 # For narration papercast spoke itself: keep the script's words, with the recogniser's timings.
 PAPERCAST_SCRIPT_ALIGNMENT = env_bool("PAPERCAST_SCRIPT_ALIGNMENT", True)
+# A script sentence the recogniser misheard more than this share of words of is flagged "hard to follow".
+PAPERCAST_HARD_TO_FOLLOW = env_float("PAPERCAST_HARD_TO_FOLLOW", 0.3, minimum=0.0, maximum=1.0)
 PAPERCAST_WHISPER_DEVICE = env_choice("PAPERCAST_WHISPER_DEVICE", "auto", ["auto", "cpu", "cuda"])
 PAPERCAST_WHISPER_LANGUAGE = env_optional_str("PAPERCAST_WHISPER_LANGUAGE")
 # 0 = automatic: beam search of 5 on a GPU, greedy decoding on a CPU (about 4 times faster there).

@@ -41,6 +41,62 @@ def normalize(word: str) -> str:
     return _STRIP.sub("", unicodedata.normalize("NFKC", word).lower())
 
 
+_UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
+_NUMBER_WORDS = {
+    **{word: n for n, word in enumerate(f"{_UNITS} seventeen eighteen nineteen".split())},
+    **{word: 10 * n for n, word in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)},
+}
+_SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9}
+_DIGITS = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
+
+
+def _number(words: list[str]) -> str:
+    """ "ten thousand" -> "10000", "forty two" -> "42" (words known to be number words)."""
+    total = current = 0
+    for word in words:
+        if word == "hundred":
+            current = (current or 1) * 100
+        elif word in _SCALES:
+            total, current = total + (current or 1) * _SCALES[word], 0
+        else:
+            current += _NUMBER_WORDS[word]
+    return str(total + current)
+
+
+def _continues(previous: str, word: str) -> bool:
+    if previous not in _NUMBER_WORDS:  # after "hundred" or "thousand"
+        return True
+    return _NUMBER_WORDS[previous] >= 20 and _NUMBER_WORDS[previous] % 10 == 0 and 0 < _NUMBER_WORDS[word] < 10
+
+
+def spoken_form(text: str) -> str:
+    """What a listener hears in a phrase: case, punctuation, apostrophes and spacing aside ("scouts'" and
+    "scout's", "outgrows" and "out grows" sound alike), and numbers as digits whether they are written in
+    digits or in words ("ten thousand" and "10,000", "90%" and "90 percent")."""
+    out: list[str] = []
+    number: list[str] = []
+    for raw in re.split(r"[\s\-]+", unicodedata.normalize("NFKC", text).lower().replace("%", " percent ")):
+        word = raw.strip(".,;:!?\"'“”‘’()[]")
+        if number and word in _NUMBER_WORDS and not _continues(number[-1], word):
+            out.append(_number(number))  # "one two" are two numbers, "twenty one" is one
+            number = []
+        if word in _NUMBER_WORDS or (number and (word == "hundred" or word in _SCALES)):
+            number.append(word)
+            continue
+        if number:
+            out.append(_number(number))
+            number = []
+        out.append(word.replace(",", "") if _DIGITS.fullmatch(word) else normalize(word).replace("'", ""))
+    if number:
+        out.append(_number(number))
+    return "".join(out)
+
+
+def sounds_alike(said: str, heard: str) -> bool:
+    """Whether what the recogniser wrote (`heard`) is what the script says (`said`), to a listener."""
+    return normalize(said) == normalize(heard) or spoken_form(said) == spoken_form(heard)
+
+
 def script_tokens(script: str) -> list[str]:
     """The script's words as they will be shown; a lone punctuation mark joins the word before it."""
     tokens: list[str] = []

@@ -1,8 +1,9 @@
 """chunk: the transcript's words -> scenes (Chunk rows) of bounded duration.
 
 A scene is at most `max_scene_seconds` long (a single word longer than that is a scene of its own) and
-ends on a sentence boundary when one falls in the last 60 % of the window, else on a clause boundary,
-else on the last word that fits. Scenes cover the words in order, each word exactly once, no overlap.
+ends on a sentence boundary when one falls in the last 60 % of the window, else on a clause boundary (a
+comma or semicolon, or before "and", "which", ...), else on the last word that fits. For papers with a
+script, a new section always starts a new scene. Scenes cover the words in order, each word exactly once, no overlap.
 
 Idempotency: the fingerprint covers the transcription and the scene length; current chunks are kept.
 When the transcript changes, scenes whose time span and text are unchanged keep their rows (and with
@@ -18,14 +19,16 @@ from django.db import transaction
 from media_pipeline.backends.errors import PermanentError
 from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import Chunk, Stage
-from media_pipeline.selectors import transcription_required
+from media_pipeline.selectors import SECTION_SLACK, section_starts, transcription_required
 from media_pipeline.stages import ProgressFn, StageResult
 from projects.models import Paper
 
-VERSION = "chunk-1"
+VERSION = "chunk-2"
 name = Stage.CHUNK
 SENTENCE_ENDS = (".", "!", "?", "…", '."', '?"', '!"', ".”", "?”", "!”", ".'", ".)")
 CLAUSE_ENDS = (",", ";", ":", "—", "–")
+# A clause may also begin at one of these words: a long sentence is cut before them, never inside a phrase.
+CLAUSE_STARTS = frozenset("and but or which while whereas because although so that where when".split())
 MIN_FILL_SENTENCE = 0.4
 MIN_FILL_CLAUSE = 0.6
 
@@ -46,19 +49,27 @@ class Scene:
     text: str
 
 
-def plan_scenes(words: list[TimedWord], max_seconds: float) -> list[Scene]:
-    """Group words into scenes. Words must be in order with non-decreasing, non-overlapping times."""
+def plan_scenes(words: list[TimedWord], max_seconds: float, breaks: list[float] | None = None) -> list[Scene]:
+    """Group words into scenes. Words must be in order with non-decreasing, non-overlapping times.
+
+    `breaks` are times at which a new scene must begin (where the paper's sections begin): no scene spans one.
+    """
     if max_seconds <= 0:
         raise ValueError("max_seconds must be positive")
+    pending = sorted(breaks or [])
     scenes: list[Scene] = []
     i, n = 0, len(words)
     while i < n:
         start = words[i].start
+        # A recogniser may put a word's start a little before the sentence's own: sections are set apart by a
+        # 0.7 s pause, so a word starting less than SECTION_SLACK before a break belongs after it.
+        wall = next((b - SECTION_SLACK for b in pending if b - SECTION_SLACK > start + 0.01), float("inf"))
         fit = i
-        while fit + 1 < n and words[fit + 1].end - start <= max_seconds:
+        while fit + 1 < n and words[fit + 1].end - start <= max_seconds and words[fit + 1].start < wall:
             fit += 1
         cut = fit
-        if fit < n - 1:
+        at_wall = fit + 1 < n and words[fit + 1].start >= wall
+        if fit < n - 1 and not at_wall:
             sentence = _boundary(words, i, fit, limit=start + MIN_FILL_SENTENCE * max_seconds, ends=SENTENCE_ENDS)
             clause = _boundary(words, i, fit, limit=start + MIN_FILL_CLAUSE * max_seconds, ends=CLAUSE_ENDS)
             cut = sentence if sentence is not None else clause if clause is not None else fit
@@ -69,11 +80,16 @@ def plan_scenes(words: list[TimedWord], max_seconds: float) -> list[Scene]:
 
 
 def _boundary(words: list[TimedWord], first: int, last: int, *, limit: float, ends: tuple[str, ...]) -> int | None:
-    """The last word in words[first..last] that ends with one of `ends` and ends at or after `limit`."""
+    """The last word in words[first..last] that ends with one of `ends` and ends at or after `limit`; for clause
+    boundaries also the word before a conjunction or relative pronoun ("..., which", "... and")."""
+    clauses = ends == CLAUSE_ENDS
     for b in range(last, first - 1, -1):
         if words[b].end < limit:
             return None
         if words[b].text.rstrip().endswith(ends):
+            return b
+        following = words[b + 1].text.lower().strip('“"(') if b + 1 < len(words) else ""
+        if clauses and b > first and following in CLAUSE_STARTS:
             return b
     return None
 
@@ -84,7 +100,9 @@ def _max_seconds(paper: Paper) -> float:
 
 def status(paper: Paper) -> tuple[str, bool]:
     transcription = transcription_required(paper)
-    fp = fingerprint(VERSION, transcription.pk, transcription.input_fingerprint, _max_seconds(paper))
+    fp = fingerprint(
+        VERSION, transcription.pk, transcription.input_fingerprint, _max_seconds(paper), section_starts(paper)
+    )
     fingerprints = set(Chunk.objects.filter(paper=paper).values_list("input_fingerprint", flat=True))
     return fp, fingerprints == {fp}
 
@@ -99,7 +117,9 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     ]
     if not words:
         raise PermanentError("The transcript has no words, so there is nothing to make scenes from.")
-    scenes = plan_scenes(words, _max_seconds(paper))
+    # A new section of the paper starts a new scene (the opening's first one is the narration's start).
+    breaks = [start for start, _ in section_starts(paper)[1:]]
+    scenes = plan_scenes(words, _max_seconds(paper), breaks)
     kept = replaced = 0
     with transaction.atomic():
         existing = {c.index: c for c in Chunk.objects.select_for_update().filter(paper=paper)}

@@ -43,7 +43,7 @@ from media_pipeline.backends.images.titlecard import load_font, wrap_text
 from media_pipeline.files import delete_quietly, file_sha256, local_path, paper_folder, private_tempdir, save_file
 from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import FIGURE_BACKEND, Chunk, Image, Stage, Transcription, Video
-from media_pipeline.selectors import narration_file, transcription_required
+from media_pipeline.selectors import SECTION_SLACK, narration_file, section_starts, transcription_required
 from media_pipeline.stages import ProgressFn, StageResult
 from media_pipeline.stages.captions import Chapter, Cue, build_chapters, build_cues, to_srt, to_vtt
 from media_pipeline.stages.compose import (
@@ -110,6 +110,7 @@ def _fingerprint(paper: Paper, transcription: Transcription, chunks: list[Chunk]
         [getattr(c, "summary", None) and c.summary.summary for c in chunks],
         _settings(paper.project),
         paper.title,
+        section_starts(paper),
         paper.thumbnail_scene,
         fingerprint(words),
         ENCODER,
@@ -226,7 +227,23 @@ def _write_companions(
     (job.tmp / "captions.vtt").write_text(to_vtt(job.captions), encoding="utf-8")
     chosen = min(max((paper.thumbnail_scene or 1) - 1, 0), len(originals) - 1)
     _thumbnail(originals[chosen], paper.title, job.tmp / "thumbnail.jpg")
-    return build_chapters([(c.start, c.summary.summary if hasattr(c, "summary") else c.text) for c in chunks], duration)
+    return build_chapters(chapter_marks(paper, chunks), duration)
+
+
+def chapter_marks(paper: Paper, chunks: list[Chunk]) -> list[tuple[float, str]]:
+    """Where chapters may begin, with their titles: at each of the paper's sections (a scene begins there),
+    titled with the section's name; for texts and narration audio, at each scene, titled by its summary."""
+    sections = section_starts(paper)
+    if not sections:
+        return [(c.start, c.summary.summary if hasattr(c, "summary") else c.text) for c in chunks]
+    marks: list[tuple[float, str]] = []
+    for chunk in chunks:
+        # The section being spoken when the scene begins (a scene never spans a section's start).
+        current = [title for start, title in sections if start - SECTION_SLACK <= chunk.start + 0.05]
+        title = current[-1] if current else sections[0][1]
+        if not marks or marks[-1][1] != title:
+            marks.append((chunk.start, title))
+    return marks
 
 
 def _scaled(progress: ProgressFn, low: float, high: float) -> ProgressFn:

@@ -12,17 +12,22 @@ in media_pipeline.pipeline).
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.db import transaction
 
 from media_pipeline.backends.errors import PermanentError
 from media_pipeline.backends.llm.script import (
+    ExtractiveScriptWriter,
     ScriptLine,
+    ScriptResult,
     ScriptSource,
     ScriptWriter,
     SourceParagraph,
     SourceSection,
     get_script_writer,
+    section_name,
 )
 from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import PaperDocument, Script, ScriptSentence, Stage
@@ -32,6 +37,7 @@ from media_pipeline.stages import ProgressFn, StageResult
 from media_pipeline.stages.document import SKIPPED_SECTIONS
 from projects.models import Paper
 
+logger = logging.getLogger(__name__)
 VERSION = "script-1"
 name = Stage.SCRIPT
 
@@ -117,9 +123,9 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     lines: list[ScriptLine] = []
     tokens_in = tokens_out = 0
     used_model = ""
+    fallbacks: list[str] = []
     for index in range(len(source.sections)):
-        with llm_slot(writer.server):
-            result = writer.write_section(source, index, model)
+        result = _write_section(writer, source, index, model, fallbacks)
         lines.extend(result.lines)
         tokens_in += result.tokens_in
         tokens_out += result.tokens_out
@@ -129,6 +135,13 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     if not lines:
         raise PermanentError("No sentence of the paper could be used for the narration.")
     words = sum(len(line.text.split()) for line in lines)
+    metrics: dict[str, object] = {}
+    if fallbacks:
+        metrics["note"] = (
+            f"The LLM's text could not be used for {len(fallbacks)} of {len(source.sections)} section(s), which "
+            "were extracted offline instead: " + "; ".join(fallbacks)
+        )[:2000]
+        metrics["fallback_sections"] = len(fallbacks)
     with transaction.atomic():
         script = Script.objects.create(
             paper=paper,
@@ -160,5 +173,40 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
             "minutes": round(words / paper.project.words_per_minute, 1),
             "tokens_in": tokens_in,
             "tokens_out": tokens_out,
+            **metrics,
         },
     )
+
+
+def _write_section(
+    writer: ScriptWriter, source: ScriptSource, index: int, model: str, fallbacks: list[str]
+) -> ScriptResult:
+    """One section from the writer; when an LLM fails on it for good or answers nonsense, that section is
+    extracted offline instead (and the reason kept in `fallbacks`), so one bad answer costs no script."""
+    try:
+        with llm_slot(writer.server):
+            result = writer.write_section(source, index, model)
+        problem = _nonsense(result)
+    except PermanentError as exc:
+        if isinstance(writer, ExtractiveScriptWriter):
+            raise
+        problem = str(exc)
+    if problem is None:
+        return result
+    name = section_name(source.sections[index].title) or f"section {index + 1}"
+    logger.warning("Script section %r extracted offline: %s", name, problem)
+    fallbacks.append(f"{name}: {problem[:300]}")
+    return ExtractiveScriptWriter().write_section(source, index, model)
+
+
+def _nonsense(result: ScriptResult) -> str | None:
+    """Why a written section cannot be narrated, or None: no sentence, run-on text, markup or JSON."""
+    texts = [line.text for line in result.lines if line.text.strip()]
+    if not texts:
+        return "it answered no sentence"
+    words = [len(text.split()) for text in texts]
+    if max(words) > 80:
+        return "it answered a run-on sentence of more than 80 words"
+    if any(mark in text for text in texts for mark in ('{"', "```", "\\", "<s>", "[/INST]")):
+        return "its sentences hold markup or JSON"
+    return None

@@ -69,3 +69,39 @@ def test_it_prefers_a_clause_boundary_to_cutting_mid_phrase() -> None:
     )
     scenes = plan_scenes(words, max_seconds=5.0)
     assert scenes[0].text.endswith("swarm,")
+
+
+def _said(text: str, start: float = 0.0, pace: float = 0.4) -> list[TimedWord]:
+    return [TimedWord(start + i * pace, start + i * pace + pace * 0.9, w) for i, w in enumerate(text.split())]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    words=timed_words(),
+    max_seconds=st.floats(min_value=2, max_value=30),
+    cuts=st.lists(st.floats(min_value=0, max_value=200), max_size=6),
+)
+def test_it_never_lets_a_scene_span_a_sections_start(
+    words: list[TimedWord], max_seconds: float, cuts: list[float]
+) -> None:
+    scenes = plan_scenes(words, max_seconds, cuts)
+    assert [w for s in scenes for w in range(s.first, s.last + 1)] == list(range(len(words)))
+    for scene in scenes:
+        for cut in cuts:
+            inside = [w for w in words[scene.first : scene.last + 1] if w.start >= cut - 0.35]
+            before = [w for w in words[scene.first : scene.last + 1] if w.start < cut - 0.35]
+            assert not (inside and before), (cut, scene)
+
+
+def test_a_new_section_starts_a_new_scene_even_when_the_recogniser_hears_it_a_little_early() -> None:
+    words = _said("Bees vote on sites.") + _said("Next, the method. Scouts dance.", start=2.3)
+    # The section starts at 2.5 s in the narration; the recogniser put its first word at 2.3 s.
+    scenes = plan_scenes(words, 30.0, [2.5])
+    assert [s.text for s in scenes] == ["Bees vote on sites.", "Next, the method. Scouts dance."]
+
+
+def test_a_long_sentence_is_split_before_which_or_and_never_inside_a_phrase() -> None:
+    words = _said("The scouts dance for the best cavity they found which the swarm then chooses after a long vote.")
+    scenes = plan_scenes(words, 5.0)
+    assert scenes[0].text == "The scouts dance for the best cavity they found"
+    assert scenes[1].text.startswith("which the swarm")

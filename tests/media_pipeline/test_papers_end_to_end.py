@@ -41,6 +41,8 @@ def _check_video_from_paper(report: dict[str, Any], user: User) -> None:
     assert [s["pages"] for s in scenes] == sorted([s["pages"] for s in scenes])  # the narration follows the paper
     sentences = report["script"]
     assert sentences[0]["text"].startswith("This is an explainer of the paper") and sentences[0]["start"] == 0.0
+    unheard = [s["text"] for s in sentences if s["error_rate"] is None]
+    assert unheard == []  # the recogniser's verdict on every sentence
     assert all(s["pages"] for s in sentences)
     # A scene that talks about a figure shows it, whole, and keeps the generated candidates beside it.
     showing = [scene for scene in scenes if scene["figures"]]

@@ -302,3 +302,30 @@ def test_the_thumbnail_is_the_chosen_scenes_image_with_the_title(project: Projec
         bottom = np.asarray(thumbnail.convert("L"))[560:700, 40:1240]
     assert float(np.abs(top - np.array(COLOURS[2])).mean()) < 25  # scene 3's picture, undimmed at the top
     assert int((bottom > 230).sum()) > 500  # the title in white over the darkened lower part
+
+
+@pytest.mark.django_db
+def test_chapters_of_a_paper_are_its_sections_from_the_scene_where_each_begins(project: Project) -> None:
+    from media_pipeline.models import Chunk, Script, ScriptSentence
+    from media_pipeline.stages.captions import build_chapters
+    from media_pipeline.stages.render import chapter_marks
+    from projects.models import Paper, SourceKind
+
+    paper = Paper.objects.create(project=project, title="Swarm votes", source_kind=SourceKind.PDF)
+    script = Script.objects.create(paper=paper, input_fingerprint="x", backend="extractive", target_minutes=1)
+    said = [("", 0.0), ("Abstract", 4.0), ("Introduction", 15.0), ("Introduction", 22.0), ("Methods", 31.0),
+            ("Results", 46.0)]  # fmt: skip
+    spans = []
+    for index, (section, start) in enumerate(said):
+        sentence = ScriptSentence.objects.create(script=script, index=index, section=section, text=f"Sentence {index}.")
+        spans.append({"i": index, "sentence": sentence.pk, "start": start, "end": start + 3.0})
+    Paper.objects.filter(pk=paper.pk).update(narration_spans=spans)
+    paper.refresh_from_db()
+    starts = [0.0, 7.5, 14.9, 24.0, 30.8, 38.0, 45.9, 52.0]  # the chunk stage starts a scene at each section
+    chunks = [Chunk.objects.create(paper=paper, index=i, start=s, end=s + 5, text="…") for i, s in enumerate(starts)]
+    marks = chapter_marks(paper, chunks)
+    assert marks == [(0.0, "Overview"), (14.9, "Introduction"), (30.8, "Methods"), (45.9, "Results")]
+    chapters = build_chapters(marks, 60.0)
+    assert [(c.timestamp, c.title) for c in chapters] == [
+        ("0:00", "Overview"), ("0:14", "Introduction"), ("0:30", "Methods"), ("0:45", "Results")
+    ]  # fmt: skip

@@ -51,10 +51,26 @@ def test_the_offline_script_opens_with_the_paper_and_keeps_each_sentence_s_pages
     sections = [s.section for s in sentences]
     assert {"Introduction", "Methods", "Results"} <= set(sections) and "References" not in sections
     body = {p: n for n, section in enumerate((pdfs.INTRODUCTION, pdfs.METHODS, pdfs.RESULTS), start=1) for p in section}
+    bridges = [
+        "First, the problem the paper takes on.",
+        "Next, the authors describe their approach.",
+        "Now, the results.",
+    ]
     for sentence in sentences:
-        if sentence.section in ("Introduction", "Methods", "Results"):
+        if sentence.section in ("Introduction", "Methods", "Results") and sentence.text not in bridges:
             page = next(n for paragraph, n in body.items() if sentence.text in " ".join(paragraph.split()))
             assert sentence.pages == [page], sentence.text  # traceable to the page it came from
+    # Each section is introduced by a spoken bridge papercast writes, pointing at the page the section begins on.
+    assert [(s.text, s.pages) for s in sentences if s.text in bridges] == [
+        (bridges[0], [1]),
+        (bridges[1], [2]),
+        (bridges[2], [3]),
+    ]
+    assert [s.text for s in sentences if s.text in bridges] == [
+        "First, the problem the paper takes on.",
+        "Next, the authors describe their approach.",
+        "Now, the results.",
+    ]
     mentions = {s.text: s.figures for s in sentences if s.figures}
     assert any(figures == [1] for figures in mentions.values()) and any(f == [2] for f in mentions.values())
 
@@ -143,6 +159,19 @@ def test_an_llm_writes_the_script_section_by_section_citing_paragraphs_for_pages
     assert len(llm.chat_requests()) == 3  # no new request for the same inputs
 
 
+def test_a_section_the_llm_cannot_write_is_extracted_offline_and_the_run_says_so(
+    pdf_paper: Paper, llm: FakeLLM
+) -> None:
+    llm.script = ["invalid_json", "invalid_json"]  # the first section's answer and its repair are unusable
+    result = script.run(pdf_paper, force=False, progress=no_progress)
+    sentences = _sentences(pdf_paper)
+    introduction = [s.text for s in sentences if s.section == "Introduction"]
+    assert introduction and not any(text.startswith("The paper says that") for text in introduction)
+    assert any(s.text.startswith("The paper says that") for s in sentences if s.section == "Methods")
+    assert result.metrics["fallback_sections"] == 1
+    assert "Introduction" in result.metrics["note"] and "extracted offline" in result.metrics["note"]
+
+
 def test_with_review_narration_waits_for_an_editors_approval(
     pdf_paper: Paper, users: dict[str, User], settings: Any
 ) -> None:
@@ -180,3 +209,37 @@ def test_with_review_narration_waits_for_an_editors_approval(
     )  # fmt: skip
     log = list(LogEntry.objects.filter(object_id=str(pdf_paper.pk)).values_list("change_message", flat=True))
     assert any("Approved script" in m for m in log) and any("Edited" in m for m in log)
+
+
+def test_the_offline_script_bridges_into_sections_and_keeps_a_sentence_with_the_one_it_leans_on() -> None:
+    from media_pipeline.backends.llm.script import ExtractiveScriptWriter, ScriptSource, SourceParagraph, SourceSection
+
+    method = (
+        "Scouts recorded every dance in the forty swarms over two summers. "
+        "This gave the timing of each vote to the nearest minute, which the model needs. "
+        "The weather was mild on most days of the season."
+    )
+    formula = "q = n_s / (n_s + k) for every k > 0. This gives the best site in every trial we recorded."
+    source = ScriptSource(
+        title="Swarm votes",
+        authors=("Ada Lovelace",),
+        abstract="Honeybee swarms choose a new home by a distributed vote among scouts.",
+        sections=(
+            SourceSection(
+                "1 Introduction", (SourceParagraph("Swarms of honeybees must find a new home quickly.", (1,)),)
+            ),
+            SourceSection("2 Methods", (SourceParagraph(method, (2,)), SourceParagraph(formula, (3,)))),
+        ),
+        words=200,
+    )
+    writer = ExtractiveScriptWriter()
+    methods = writer.write_section(source, 1, "").lines
+    assert methods[0].text == "Next, the authors describe their approach." and methods[0].pages == [2]
+    said = [line.text for line in methods[1:]]
+    leaning = said.index("This gave the timing of each vote to the nearest minute, which the model needs.")
+    assert said[leaning - 1].startswith("Scouts recorded")  # said right after the sentence it points back to
+    # A sentence pointing back to a formula that cannot be read aloud is not said at all.
+    assert not any(text.startswith("This gives") for text in said)
+    first = writer.write_section(source, 0, "").lines
+    assert first[0].text.startswith("This is an explainer of the paper “Swarm votes”")
+    assert "First, the problem the paper takes on." in [line.text for line in first]

@@ -104,6 +104,41 @@ def opening(source: ScriptSource) -> ScriptLine:
     return ScriptLine(text, "", [1])
 
 
+# What a listener is told as a section begins, by what the section does (first match of its name wins).
+_ROLES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"introduc|motivat|overview", re.I), "First, the problem the paper takes on."),
+    (
+        re.compile(r"related|background|prior work|previous work|preliminar", re.I),
+        "Next, how this work relates to earlier research.",
+    ),
+    (re.compile(r"data|corpus|collect|annotat|survey", re.I), "Next, the data the authors work with."),
+    (
+        re.compile(r"method|approach|model|system|design|architect|framework|algorithm|implement|guideline", re.I),
+        "Next, the authors describe their approach.",
+    ),
+    (re.compile(r"experiment|evaluat|setup|study|analys", re.I), "Next, how the authors tested it."),
+    (re.compile(r"result|finding|performance", re.I), "Now, the results."),
+    (re.compile(r"discussion|limitation", re.I), "Next, what the results mean, and their limits."),
+    (re.compile(r"conclu|summary|future", re.I), "Finally, what the authors conclude."),
+)
+
+
+def transition(section: str, position: int) -> str:
+    """A short spoken bridge into a section, from what the section does; its name when that is unclear."""
+    for pattern, words in _ROLES:
+        if pattern.search(section):
+            return words if position or not words.startswith("Next") else words.replace("Next, ", "First, ", 1)
+    return f"{'Next' if position else 'First'}, a part called “{section}”." if section else ""
+
+
+# A sentence that opens by pointing back ("This shows ...", "However, ...") needs the one before it.
+_LEANS_BACK = re.compile(
+    r"^(this|these|those|it|they|such|however|thus|therefore|hence|moreover|furthermore|in addition|"
+    r"additionally|as a result|consequently|in contrast|similarly|likewise|instead|then|here)\b",
+    re.IGNORECASE,
+)
+
+
 # --- Offline ---------------------------------------------------------------------------------------------
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
@@ -122,7 +157,7 @@ def _readable(sentence: str) -> bool:
 class ExtractiveScriptWriter:
     name = "extractive"
     server = ""
-    version = "extractive-script-1"
+    version = "extractive-script-2"
 
     def identity(self, model: str) -> str:
         return self.version
@@ -153,9 +188,13 @@ class ExtractiveScriptWriter:
         vocabulary = self._keywords(source)
         plan: list[tuple[ScriptLine, ...]] = []
         carry = 0.0
-        for section in source.sections:
+        for position, section in enumerate(source.sections):
             share = remaining * section.words / total + carry
             picked = self._pick(section, max(int(share), 0), vocabulary)
+            bridge = transition(section_name(section.title), position) if picked else ""
+            if bridge:
+                # Written by papercast, not taken from the text: it points at the page where the section begins.
+                picked.insert(0, ScriptLine(bridge, section_name(section.title), section.pages[:1]))
             carry = share - sum(len(line.text.split()) for line in picked)
             plan.append(tuple(picked))
         if plan:
@@ -169,27 +208,49 @@ class ExtractiveScriptWriter:
 
     def _pick(self, section: SourceSection, share: int, vocabulary: Counter[str]) -> list[ScriptLine]:
         candidates: list[tuple[float, int, str, SourceParagraph]] = []
+        before: dict[int, int] = {}  # a candidate's position -> the position of the sentence just before it
         order = 0
         for p_index, paragraph in enumerate(section.paragraphs):
+            previous = -1
             for s_index, raw in enumerate(split_sentences(paragraph.text)):
                 sentence = without_citations(raw)
                 if not _readable(sentence):
+                    previous = -1  # what it would lean on cannot be said
                     continue
+                if _LEANS_BACK.match(sentence):
+                    before[order] = previous
                 tokens = [w.lower() for w in _WORD.findall(sentence)]
                 density = sum(math.log1p(vocabulary[t]) for t in tokens if t in vocabulary) / (len(tokens) ** 0.5)
                 lead = (1.0 if s_index == 0 else 0.0) + (0.5 if p_index == 0 else 0.0)
                 figure = 1.5 if figure_mentions(sentence) else 0.0
-                candidates.append((density + lead + figure, order, sentence, paragraph))
+                numbers = 0.5 if re.search(r"\d", sentence) else 0.0  # results are told with their numbers
+                candidates.append((density + lead + figure + numbers, order, sentence, paragraph))
+                previous = order
                 order += 1
         chosen: list[tuple[int, str, SourceParagraph]] = []
+        by_position = {c[1]: c for c in candidates}
+        taken: set[int] = set()
         used = 0
-        for _, position, sentence, paragraph in sorted(candidates, key=lambda c: (-c[0], c[1])):
-            length = len(sentence.split())
+        for _, position, _sentence, _paragraph in sorted(candidates, key=lambda c: (-c[0], c[1])):
+            if position in taken:
+                continue
+            # A sentence that leans on the one before it comes with it, or not at all.
+            group = [position]
+            while group[0] in before and group[0] not in taken:
+                lean = before[group[0]]
+                if lean < 0 or lean in taken:
+                    break
+                group.insert(0, lean)
+            if group[0] in before and before[group[0]] < 0:
+                continue
+            length = sum(len(by_position[p][2].split()) for p in group)
             # Over the section's share, a sentence is left out; a section with a very small share (a short
             # one in a long paper) may say nothing rather than push the script past its length.
             if used + length > share and (chosen or length > 2 * share):
                 continue
-            chosen.append((position, sentence, paragraph))
+            for member in group:
+                chosen.append((member, by_position[member][2], by_position[member][3]))
+                taken.add(member)
             used += length
         title = section_name(section.title)
         return [
@@ -265,7 +326,7 @@ class ChatScriptWriter:
         self.client = client
         self.name = client.name
         self.server = client.server
-        self.version = "chat-script-1"
+        self.version = "chat-script-2"
 
     def identity(self, model: str) -> str:
         return f"{self.client.identity(model)}:{self.version}"
@@ -289,7 +350,12 @@ class ChatScriptWriter:
             position=index + 1,
             count=len(source.sections),
             words=words,
-            opening=" Begin by saying what the paper is about, in a sentence or two." if index == 0 else "",
+            opening=(
+                " Begin by saying what the paper is about and why it matters, in a sentence or two."
+                if index == 0
+                else " Begin with a short spoken bridge that says what this part of the paper does (for example "
+                "“Next, the authors describe how they ...”)."
+            ),
             paragraphs="\n".join(numbered),
         )
         messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]
