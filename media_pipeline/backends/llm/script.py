@@ -106,29 +106,48 @@ def opening(source: ScriptSource) -> ScriptLine:
 
 # What a listener is told as a section begins, by what the section does (first match of its name wins).
 _ROLES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"introduc|motivat|overview", re.I), "First, the problem the paper takes on."),
+    (re.compile(r"^(introduction|motivation|overview)\b", re.I), "First, the problem the paper takes on."),
     (
-        re.compile(r"related|background|prior work|previous work|preliminar", re.I),
+        re.compile(r"^(related work|background|prior work|previous work|preliminaries)\b", re.I),
         "Next, how this work relates to earlier research.",
     ),
-    (re.compile(r"data|corpus|collect|annotat|survey", re.I), "Next, the data the authors work with."),
     (
-        re.compile(r"method|approach|model|system|design|architect|framework|algorithm|implement|guideline", re.I),
+        re.compile(r"^(data|datasets?|corpus|data collection)\b|\b(dataset|corpus) construction\b", re.I),
+        "Next, the data the authors work with.",
+    ),
+    (
+        re.compile(r"^(methods?|methodology|approach|our approach|model|proposed method|system design)\b", re.I),
         "Next, the authors describe their approach.",
     ),
-    (re.compile(r"experiment|evaluat|setup|study|analys", re.I), "Next, how the authors tested it."),
-    (re.compile(r"result|finding|performance", re.I), "Now, the results."),
-    (re.compile(r"discussion|limitation", re.I), "Next, what the results mean, and their limits."),
-    (re.compile(r"conclu|summary|future", re.I), "Finally, what the authors conclude."),
+    (
+        re.compile(r"^(experiments?|experimental setup|evaluation|user study)\b", re.I),
+        "Next, how the authors tested it.",
+    ),
+    (re.compile(r"^(results?|findings|main results)\b", re.I), "Now, the results."),
+    (re.compile(r"^(discussion|limitations)\b", re.I), "Next, what the results mean, and their limits."),
+    (
+        re.compile(r"^(conclusions?|summary|future work|concluding remarks)\b", re.I),
+        "Finally, what the authors conclude.",
+    ),
 )
 
 
 def transition(section: str, position: int) -> str:
-    """A short spoken bridge into a section, from what the section does; its name when that is unclear."""
+    """A short spoken bridge into a section, from what the section does; else one that names its subject."""
     for pattern, words in _ROLES:
         if pattern.search(section):
             return words if position or not words.startswith("Next") else words.replace("Next, ", "First, ", 1)
-    return f"{'Next' if position else 'First'}, a part called “{section}”." if section else ""
+    if not section:
+        return ""
+    if section.endswith("?"):  # "RQ1: Does agreement improve ...?" is asked, not announced
+        question = section.rsplit(":", 1)[-1].strip()
+        return f"{'Next' if position else 'First'}, the authors ask: {question[:1].lower() + question[1:]}"
+    head, _, rest = section.partition(" ")
+    # "Processing PDFs" is said as "processing PDFs"; a name or acronym first ("S2ORC", "BERT") keeps its case.
+    subject = (
+        section if head.isupper() or any(c.isupper() for c in head[1:]) else head.lower() + (" " + rest if rest else "")
+    )
+    return f"{'Next' if position else 'First'}, the paper turns to {subject.rstrip('.?:')}."
 
 
 # A sentence that opens by pointing back ("This shows ...", "However, ...") needs the one before it.
