@@ -536,6 +536,11 @@ def _power(match: re.Match[str]) -> str:
     return f" {times}ten to the power of {spoken}"
 
 
+# "81.1M papers", "a 7B model", "12K images": the suffix is said as the word it stands for.
+_MAGNITUDE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)([KMB])\b")
+_MAGNITUDES = {"K": "thousand", "M": "million", "B": "billion"}
+
+
 def spoken(text: str) -> str:
     """What a voice should say for a sentence written in a paper's notation."""
     text = clean_for_listener(text.translate(_SUPERSCRIPTS))
@@ -544,6 +549,7 @@ def spoken(text: str) -> str:
     text = _SCIENTIFIC.sub(lambda m: f"{m.group(1)} times ten to the power of {_sign(m.group(2))}", text)
     text = _POWERS.sub(_power, text)
     text = _RANGE.sub(" to ", text)
+    text = _MAGNITUDE.sub(lambda m: f"{m.group(1)} {_MAGNITUDES[m.group(2)]}", text)
     for pattern, replacement in _SYMBOLS:
         text = pattern.sub(replacement, text)
     text = re.sub(r",\s*,", ",", text)

@@ -44,6 +44,12 @@ pytestmark = pytest.mark.django_db
         ("Bees decide (Seeley and Visscher, 2004).", "Bees decide."),
         ("See Sec. 4 for details.", "See Section 4 for details."),
         ("COVID-19 and GPT-4 are names.", "COVID-19 and GPT-4 are names."),
+        (
+            "A corpus of 81.1M papers, 8.1M with full text.",
+            "A corpus of 81.1 million papers, 8.1 million with full text.",
+        ),
+        ("A 7B model saw 12K images.", "A 7 billion model saw 12 thousand images."),
+        ("Files of 5 MB and a B2B market stay.", "Files of 5 megabytes and a B2B market stay."),
     ],
 )
 def test_papers_notation_is_read_aloud_in_words(written: str, said: str) -> None:
