@@ -285,12 +285,12 @@ def _unnumbered_levels(reader: _Reader) -> None:
     if not numbered:
         return
     top = min(numbered)
+    caps_numbered = any(block.text.isupper() for section, block in reader.heading_sizes if section.number)
     for section, block in reader.heading_sizes:
         if section.number or section.kind != "body" or _KNOWN_HEADINGS.match(section.title):
             continue
-        if block.size <= top + 0.3 and not (
-            block.text.isupper() and not any(b.text.isupper() for _, b in reader.heading_sizes if _.number)
-        ):
+        set_apart = block.text.isupper() and not caps_numbered  # in capitals where the numbered ones are not
+        if block.size <= top + 0.3 and not set_apart:
             section.level = 2
 
 
