@@ -18,6 +18,7 @@ from media_pipeline.selectors import (
     scene_sources,
     script_current,
     sentence_hearing,
+    sentence_spans,
     transcription_current,
     video_current,
 )
@@ -157,7 +158,7 @@ def _figure(figure: Figure, files: LocalFiles) -> dict[str, Any]:
 def _script(paper: Paper) -> list[dict[str, Any]]:
     """The narration's sentences with their pages, where they are spoken and how the recogniser heard them
     (papers from a PDF or arXiv)."""
-    spans = {int(s["sentence"]): s for s in paper.narration_spans or [] if isinstance(s, dict) and s.get("sentence")}
+    spans = {int(s["sentence"]): s for s in sentence_spans(paper)}
     script = script_current(paper)
     if script is None:
         return []

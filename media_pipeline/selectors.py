@@ -194,6 +194,13 @@ def scene_rows(paper: Paper) -> list[SceneRow]:
     return rows
 
 
+def sentence_spans(paper: Paper) -> list[dict[str, Any]]:
+    """The narration's spans that belong to a script sentence ({"sentence": id, "start", "end", ...}), in the
+    order they are spoken. Empty for papers without a script (texts, audio) and before narration."""
+    spans = [s for s in paper.narration_spans or [] if isinstance(s, dict) and s.get("sentence")]
+    return sorted(spans, key=lambda s: float(s["start"]))
+
+
 @dataclass
 class SceneSource:
     """Where a scene's narration came from: the pages of the script sentences it shows, and the figures
@@ -206,7 +213,7 @@ class SceneSource:
 def scene_sources(paper: Paper, chunks: list[tuple[int, float]] | None = None) -> dict[int, SceneSource]:
     """For each scene (by index): its script sentences' pages and mentioned figures, from the narration's
     sentence spans. Empty for papers without a script (text and audio papers)."""
-    spans = [s for s in paper.narration_spans or [] if isinstance(s, dict) and s.get("sentence")]
+    spans = sentence_spans(paper)
     if not spans:
         return {}
     if chunks is None:
@@ -243,14 +250,14 @@ SECTION_SLACK = 0.35
 def section_starts(paper: Paper) -> list[tuple[float, str]]:
     """Where each section of the paper's script begins in the narration (seconds) and its name, in order:
     the opening and the abstract are the "Overview". Empty for papers without a script (texts, audio)."""
-    spans = [s for s in paper.narration_spans or [] if isinstance(s, dict) and s.get("sentence")]
+    spans = sentence_spans(paper)
     if not spans:
         return []
     sections = dict(
         ScriptSentence.objects.filter(pk__in=[int(s["sentence"]) for s in spans]).values_list("pk", "section")
     )
     starts: list[tuple[float, str]] = []
-    for span in sorted(spans, key=lambda s: float(s["start"])):
+    for span in spans:
         raw = sections.get(int(span["sentence"]))
         if raw is None:
             continue
@@ -333,11 +340,7 @@ def sentence_hearing(paper: Paper) -> dict[int, SentenceHearing]:
     Script words the recogniser did not hear at all are stored like words heard right (transcribe keeps
     no trace of them), so they do not count as errors.
     """
-    spans = sorted(
-        (float(s["start"]), int(s["sentence"]))
-        for s in paper.narration_spans or []
-        if isinstance(s, dict) and s.get("sentence")
-    )
+    spans = [(float(s["start"]), int(s["sentence"])) for s in sentence_spans(paper)]
     if not spans:
         return {}
     transcription = transcription_current(paper)
