@@ -170,6 +170,12 @@ class Script(models.Model):
     model = models.CharField(max_length=200, blank=True)
     target_minutes = models.PositiveSmallIntegerField()
     words = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(
+        default=0.0, help_text="How long the narration should last at the voice's pace (0: not estimated)."
+    )
+    chapter_titles = models.JSONField(
+        default=dict, blank=True, help_text="Chapter titles the LLM proposed, by section name (else the name)."
+    )
     tokens_in = models.PositiveIntegerField(default=0)
     tokens_out = models.PositiveIntegerField(default=0)
     edited_by = models.ForeignKey(
@@ -543,3 +549,16 @@ class ServerSlot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.server} #{self.slot}: {self.holder or 'free'}"
+
+
+class VoicePace(models.Model):
+    """A voice's measured speed (media_pipeline.pacing): measured once per voice, so every script for that
+    voice is sized the same on every machine."""
+
+    identity = models.CharField(max_length=500, unique=True, help_text="The voice's identity (backend, voice, rate).")
+    seconds_per_unit = models.FloatField()
+    words_per_minute = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.identity}: {self.words_per_minute:.0f} words a minute"

@@ -93,7 +93,7 @@ class PaperPageMixin(_Base):
             "table_count": document.figures.filter(kind=FigureKind.TABLE).count() if document else 0,
             "script": script,
             "script_sections": sections,
-            "script_minutes": script.words / paper.project.words_per_minute if script else 0,
+            "script_minutes": _script_minutes(script, paper),
             "script_waiting": gate_closed(paper),
             "script_heard": len(heard),
             "script_hard": sum(1 for h in heard if h.hard_to_follow),
@@ -297,3 +297,10 @@ class PaperPageMixin(_Base):
             messages.success(request, "Approved the script.")
         self._start(request, paper, None, "Narrated the approved script")
         return self._back(paper, "pipeline")
+
+
+def _script_minutes(script: Script | None, paper: Paper) -> float:
+    """The script's length as the voice will say it (older scripts: at the nominal words a minute)."""
+    if script is None:
+        return 0.0
+    return script.seconds / 60 if script.seconds else script.words / paper.project.words_per_minute

@@ -253,17 +253,26 @@ def section_starts(paper: Paper) -> list[tuple[float, str]]:
     spans = sentence_spans(paper)
     if not spans:
         return []
-    sections = dict(
-        ScriptSentence.objects.filter(pk__in=[int(s["sentence"]) for s in spans]).values_list("pk", "section")
+    rows = ScriptSentence.objects.filter(pk__in=[int(s["sentence"]) for s in spans]).values_list(
+        "pk", "section", "script_id"
     )
+    sections = {pk: section for pk, section, _ in rows}
+    # The chapter titles an LLM proposed for the script's sections, where it did.
+    titles: dict[str, str] = {}
+    for proposed in Script.objects.filter(pk__in={script for _, _, script in rows}).values_list(
+        "chapter_titles", flat=True
+    ):
+        titles.update(proposed or {})
     starts: list[tuple[float, str]] = []
+    previous: str | None = None
     for span in spans:
         raw = sections.get(int(span["sentence"]))
         if raw is None:
             continue
-        title = OVERVIEW if raw in ("", "Abstract") else raw
-        if not starts or starts[-1][1] != title:
-            starts.append((float(span["start"]), title))
+        section = "" if raw == "Abstract" else raw
+        if section != previous:
+            starts.append((float(span["start"]), titles.get(section) or section or OVERVIEW))
+            previous = section
     return starts
 
 

@@ -7,8 +7,10 @@ voice should say: "e.g." is "for example", "Fig. 3" is "Figure 3", "x10^3" is "t
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+from collections.abc import Iterable
 
 # Abbreviations after which a full stop does not end a sentence.
 _ABBREVIATIONS = (
@@ -445,6 +447,15 @@ def _without_markers(text: str) -> str:
     return text
 
 
+# "In Section 3.1, we ..." and ", as described in Section 2," point at the page, which a listener cannot see.
+_PART = r"(?:Section|Sec\.|Subsection|Appendix|§)\s*(?:\d+(?:\.\d+)*|[A-Z](?:\.\d+)*)\b"
+_POINTER_LEAD = re.compile(rf"^(?:In|From)\s+{_PART},?\s+(?=[a-zA-Z])")
+_POINTER_CLAUSE = re.compile(
+    rf"(?:,\s*\(?(?:as\s+)?|\s*\((?:as\s+)?|\s*\b[Aa]s\s+)(?:described|discussed|detailed|shown|explained|defined|introduced|presented|given|"
+    rf"listed|reported|outlined)\s+(?:in|later in|earlier in)\s+{_PART}\)?,?(?=[\s.;:!?])"
+)
+
+
 def clean_for_listener(sentence: str) -> str:
     """The sentence as a listener should hear it: without citations, without parentheses that only point at
     the paper's parts ("(Section 3)", "(Table 2)", "(see Fig. 4)", "(Appendix A)") or number a list's items
@@ -452,6 +463,10 @@ def clean_for_listener(sentence: str) -> str:
     something ("(about 10,000 bees)") stay."""
     text = _REFERENCE_PARENTHESIS.sub(_reference, without_citations(sentence))
     text = _repaired(_without_markers(text), sentence)
+    text = _POINTER_LEAD.sub(lambda m: "", text, count=1)
+    text = text[:1].upper() + text[1:]
+    text = _POINTER_CLAUSE.sub("", text).lstrip(" ,")
+    text = text[:1].upper() + text[1:]
     text = re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", text)  # ", ," -> ","
     text = re.sub(r"[,;:]+(?=\.(?!\.)|[!?])", "", text)  # ",." -> "."
     text = re.sub(r"(?<!\.)\.\.(?!\.)", ".", text)  # ".." -> "." (an ellipsis stays)
@@ -559,3 +574,85 @@ def spoken(text: str) -> str:
 def _sign(exponent: str) -> str:
     exponent = exponent.lstrip("+")
     return f"minus {exponent[1:].lstrip('0') or '0'}" if exponent.startswith("-") else exponent.lstrip("0") or "0"
+
+
+# --- Abbreviations, said in full the first time -----------------------------------------------------------
+
+# Said as they are by everyone: no listener needs "Portable Document Format" for PDF.
+_KNOWN = frozenset("PDF URL GPU GPUs CPU AI API HTML XML JSON USA UK EU DNA RNA PhD TV PC IT".split())
+_DEFINED = re.compile(r"\(\s*([A-Z][A-Za-z0-9&-]*[A-Z0-9])(s?)\s*[);,]")
+_ACRONYM_USE = r"(?<![\w(-])({})(s?)(?![\w-])"
+
+
+def _long_form(before: str, acronym: str) -> str | None:
+    """The words just before "(ACR)" that the acronym abbreviates, or None (the Schwartz-Hearst rule: the
+    acronym's letters appear in order in the words, its first letter starting the first word)."""
+    words = before.split()[-min(len(acronym) + 5, len(acronym) * 2) :]
+    letters = [c.lower() for c in acronym if c.isalpha()]
+    if len(letters) < 2 or not words:
+        return None
+    candidate = " ".join(words)
+    i, j = len(letters) - 1, len(candidate) - 1
+    while i >= 0:
+        while j >= 0 and (candidate[j].lower() != letters[i] or (i == 0 and j > 0 and candidate[j - 1].isalnum())):
+            j -= 1
+        if j < 0:
+            return None
+        i, j = i - 1, j - 1
+    start = candidate.rfind(" ", 0, j + 1) + 1
+    found = candidate[start:].strip(" ,;:")
+    if len(found.split()) > len(letters) + 2 or not found[:1].isalpha() or found.upper() == found:
+        return None
+    return found
+
+
+_ARTICLE = re.compile(r"\b([Aa]n?) $")
+
+
+def _article(match: re.Match[str], *, following: str) -> str:
+    """ "an LLM" -> "a large language model": the article that goes with the words now after it."""
+    word = "an" if following[:1].lower() in "aeiou" else "a"
+    return (word.capitalize() if match.group(1)[0].isupper() else word) + " "
+
+
+def abbreviations(texts: Iterable[str]) -> dict[str, str]:
+    """The abbreviations a paper defines ("natural language processing (NLP)"), first definition wins."""
+    found: dict[str, str] = {}
+    for text in texts:
+        for match in _DEFINED.finditer(text):
+            acronym = match.group(1)
+            if acronym in found:
+                continue
+            long_form = _long_form(text[: match.start()], acronym)
+            if long_form and acronym not in _KNOWN:
+                # "large language models (LLMs)" defines LLM as "large language model".
+                found[acronym] = long_form[:-1] if match.group(2) and long_form.endswith("s") else long_form
+    return found
+
+
+def expand_first_uses(sentences: list[str], defined: dict[str, str]) -> list[str]:
+    """The sentences, in the order they are said, with each abbreviation said in full the first time it is
+    used ("NLP" -> "natural language processing (NLP)"), unless that sentence already says it in full."""
+    introduced: set[str] = set()
+    return [_expanded(sentence, defined, introduced) for sentence in sentences]
+
+
+def _expanded(sentence: str, defined: dict[str, str], introduced: set[str]) -> str:
+    text = sentence
+    for acronym, long_form in defined.items():
+        if acronym in introduced:
+            continue
+        if long_form.lower() in text.lower():
+            introduced.add(acronym)
+            continue
+        match = re.search(_ACRONYM_USE.format(re.escape(acronym)), text)
+        if match is None:
+            continue
+        plural = match.group(2)
+        full = long_form + ("s" if plural and not long_form.endswith("s") else "")
+        if match.start() == 0:
+            full = full[:1].upper() + full[1:]
+        before = _ARTICLE.sub(functools.partial(_article, following=full), text[: match.start()])
+        text = f"{before}{full} ({acronym}{plural}){text[match.end() :]}"
+        introduced.add(acronym)
+    return text

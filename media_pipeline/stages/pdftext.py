@@ -119,4 +119,11 @@ def _keeps_hyphen(head: str, tail: str, words: set[str]) -> bool:
         return False
     if tail[:1].isupper():
         return True  # "Transformer-" + "XL", "BERT-" + "Base": a name keeps its hyphen
+    if (
+        len(head) > 4
+        and head.lower().endswith("ly")
+        and len(tail) > 4
+        and (tail.lower() in words or tail.endswith(("ed", "ing")))
+    ):
+        return True  # "automatically-" + "detected": an adverb compound; a broken word never ends a part in "ly"
     return len(head) > 2 and len(tail) > 2 and head.lower() in words and tail.lower() in words

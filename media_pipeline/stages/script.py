@@ -29,16 +29,19 @@ from media_pipeline.backends.llm.script import (
     get_script_writer,
     section_name,
 )
+from media_pipeline.backends.tts.pace import Pace
 from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import PaperDocument, Script, ScriptSentence, Stage
+from media_pipeline.pacing import voice_key, voice_pace
 from media_pipeline.selectors import document_current, script_current
 from media_pipeline.slots import llm_slot
 from media_pipeline.stages import ProgressFn, StageResult
 from media_pipeline.stages.document import SKIPPED_SECTIONS
+from media_pipeline.text import abbreviations, expand_first_uses
 from projects.models import Paper
 
 logger = logging.getLogger(__name__)
-VERSION = "script-1"
+VERSION = "script-2"  # 2: sized in spoken seconds at the voice's measured pace
 name = Stage.SCRIPT
 
 
@@ -50,7 +53,7 @@ def model_for(paper: Paper) -> str:
     return paper.project.llm_model or settings.PAPERCAST_LLM_MODEL
 
 
-def source_for(paper: Paper, document: PaperDocument) -> ScriptSource:
+def source_for(paper: Paper, document: PaperDocument, pace: Pace) -> ScriptSource:
     sections: list[SourceSection] = []
     skipping = False
     for raw in document.sections:
@@ -75,13 +78,13 @@ def source_for(paper: Paper, document: PaperDocument) -> ScriptSource:
             "No section of the paper has text to narrate (only references or appendices were found). Check "
             "that the PDF is the paper itself, or upload its text."
         )
-    words = round(target_minutes(paper) * paper.project.words_per_minute)
     return ScriptSource(
         title=paper.title,
         authors=tuple(document.authors),
         abstract=document.abstract,
         sections=tuple(sections),
-        words=words,
+        seconds=target_minutes(paper) * 60.0,
+        pace=pace,
     )
 
 
@@ -94,7 +97,7 @@ def _inputs(paper: Paper) -> tuple[PaperDocument, ScriptWriter, str]:
         VERSION,
         document.input_fingerprint,
         target_minutes(paper),
-        paper.project.tts_rate,
+        voice_key(paper.project),
         writer.identity(model_for(paper)),
     )
     return document, writer, fp
@@ -118,15 +121,19 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     kept = _kept(paper, fp)
     if kept is not None and not force:
         return StageResult(fp, reused=True, metrics={"kept_human_edits": kept.edited_by_id is not None})
-    source = source_for(paper, document)
+    pace = voice_pace(paper.project)
+    source = source_for(paper, document, pace)
     model = model_for(paper)
     lines: list[ScriptLine] = []
     tokens_in = tokens_out = 0
     used_model = ""
     fallbacks: list[str] = []
+    chapters: dict[str, str] = {}
     for index in range(len(source.sections)):
         result = _write_section(writer, source, index, model, fallbacks)
         lines.extend(result.lines)
+        if result.chapter and result.lines:
+            chapters[result.lines[-1].section] = result.chapter
         tokens_in += result.tokens_in
         tokens_out += result.tokens_out
         used_model = result.model or used_model
@@ -134,14 +141,22 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     lines = [line for line in lines if line.text.strip()]
     if not lines:
         raise PermanentError("No sentence of the paper could be used for the narration.")
+    _expand_abbreviations(lines[1:], source)  # the opening names the paper by its title, as printed
     words = sum(len(line.text.split()) for line in lines)
-    metrics: dict[str, object] = {}
+    # What the narration should come to: each sentence said at the voice's pace, with narrate's pauses.
+    seconds = sum(source.cost(line.text) for line in lines) + source.section_break * len(
+        {line.section for line in lines}
+    )
+    metrics: dict[str, object] = {"pace": pace.measured, "words_per_minute": round(pace.words_per_minute)}
+    notes = [] if pace.measured.startswith("measured") else [f"Sized at an {pace.measured}"]
     if fallbacks:
-        metrics["note"] = (
+        notes.append(
             f"The LLM's text could not be used for {len(fallbacks)} of {len(source.sections)} section(s), which "
             "were extracted offline instead: " + "; ".join(fallbacks)
-        )[:2000]
+        )
         metrics["fallback_sections"] = len(fallbacks)
+    if notes:
+        metrics["note"] = " ".join(notes)[:2000]
     with transaction.atomic():
         script = Script.objects.create(
             paper=paper,
@@ -150,6 +165,8 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
             model=used_model,
             target_minutes=target_minutes(paper),
             words=words,
+            seconds=round(seconds, 2),
+            chapter_titles=chapters,
             tokens_in=tokens_in,
             tokens_out=tokens_out,
         )
@@ -170,12 +187,20 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
         metrics={
             "sentences": len(lines),
             "words": words,
-            "minutes": round(words / paper.project.words_per_minute, 1),
+            "minutes": round(seconds / 60, 2),
+            "target_minutes": target_minutes(paper),
             "tokens_in": tokens_in,
             "tokens_out": tokens_out,
             **metrics,
         },
     )
+
+
+def _expand_abbreviations(lines: list[ScriptLine], source: ScriptSource) -> None:
+    """Each abbreviation the paper defines is said in full the first time the narration uses it."""
+    defined = abbreviations([source.abstract, *(p.text for s in source.sections for p in s.paragraphs)])
+    for line, text in zip(lines, expand_first_uses([line.text for line in lines], defined), strict=True):
+        line.text = text
 
 
 def _write_section(

@@ -52,7 +52,11 @@ def _narration(messages: list[dict[str, str]]) -> dict[str, Any]:
         {"text": f"The paper says that {' '.join(text.split()[:14]).rstrip('.,;')}.", "paragraphs": [int(n)]}
         for n, text in PARAGRAPH.findall(prompt)
     ]
-    return {"sentences": sentences or [{"text": "This section has nothing to say.", "paragraphs": []}]}
+    section = re.search(r"the section “([^”]*)”", prompt)
+    return {
+        "chapter": f"What {section.group(1)} shows" if section else "",
+        "sentences": sentences or [{"text": "This section has nothing to say.", "paragraphs": []}],
+    }
 
 
 def _wants_narration(body: dict[str, Any]) -> bool:

@@ -255,3 +255,54 @@ def test_it_is_idempotent() -> None:
 def test_it_keeps_citations_out_of_what_the_narrator_says() -> None:
     assert spoken("Smith et al. (2019) show that scouts dance (Fig. 4).") == "Earlier work shows that scouts dance."
     assert spoken("Swarms vote (Seeley et al., 2006; see Section 3) [12].") == "Swarms vote."
+
+
+@pytest.mark.parametrize(
+    ("written", "heard"),
+    [
+        ("In Section 3.1, we describe how PDFs are parsed.", "We describe how PDFs are parsed."),
+        ("We use the filter, as described in Section 2, to remove noise.", "We use the filter to remove noise."),
+        ("As discussed in Appendix B, the labels are noisy.", "The labels are noisy."),
+        # A pointer that is the sentence's own claim stays; the offline script leaves such a sentence out.
+        ("This is shown in Section 5.", "This is shown in Section 5."),
+    ],
+)
+def test_it_drops_pointers_to_the_paper_s_sections(written: str, heard: str) -> None:
+    assert clean_for_listener(written) == heard
+
+
+def test_abbreviations_are_said_in_full_the_first_time() -> None:
+    from media_pipeline.text import abbreviations, expand_first_uses
+
+    # As PaperMage's and S2ORC's abstracts define them; PDF needs no spelling out.
+    defined = abbreviations(
+        [
+            "Despite growing interest in applying natural language processing (NLP) and computer vision (CV) "
+            "models to the scholarly domain, scientific documents remain challenging to work with.",
+            "We process Portable Document Format (PDF) files with large language models (LLMs) and the "
+            "Microsoft Academic Graph (MAG).",
+        ]
+    )
+    assert defined == {
+        "NLP": "natural language processing",
+        "CV": "computer vision",
+        "LLM": "large language model",
+        "MAG": "Microsoft Academic Graph",
+    }
+    said = expand_first_uses(
+        [
+            "NLP models rarely see CV data.",
+            "Later, NLP again, and an LLM.",
+            "LLMs are large.",
+            "The Microsoft Academic Graph links papers; MAG is closed.",
+            "MAG is still closed.",
+        ],
+        defined,
+    )
+    assert said == [
+        "Natural language processing (NLP) models rarely see computer vision (CV) data.",
+        "Later, NLP again, and a large language model (LLM).",
+        "LLMs are large.",
+        "The Microsoft Academic Graph links papers; MAG is closed.",  # said in full already
+        "MAG is still closed.",
+    ]

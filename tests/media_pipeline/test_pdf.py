@@ -111,6 +111,10 @@ def test_a_paragraph_running_onto_the_next_page_is_one_paragraph_on_both_pages()
 def test_hyphens_at_line_ends_are_joined_only_inside_words() -> None:
     assert join_lines(["a recog-", "nition step"]) == "a recognition step"
     assert join_lines(["from 1990-", "2000"]) == "from 1990- 2000"
+    # S2ORC's abstract breaks "automatically-detected" at its hyphen: an adverb compound keeps it ...
+    assert join_lines(["from automatically-", "detected layout"]) == "from automatically-detected layout"
+    # ... while a word whose break falls after "ly" is still joined.
+    assert join_lines(["by supply-", "ing water"]) == "by supplying water"
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -25,7 +26,8 @@ from django.conf import settings
 
 from media_pipeline.backends.llm.chat import ChatSummarizer, Schema
 from media_pipeline.backends.llm.extractive import STOPWORDS
-from media_pipeline.text import figure_mentions, split_sentences, without_citations
+from media_pipeline.backends.tts.pace import Pace
+from media_pipeline.text import clean_for_listener, figure_mentions, split_sentences
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,22 @@ class ScriptSource:
     authors: tuple[str, ...]
     abstract: str
     sections: tuple[SourceSection, ...]
-    words: int  # the length to aim at
+    seconds: float  # the narration's length to aim at, pauses included
+    pace: Pace  # the voice's: how long a sentence takes to say
+
+    @property
+    def words(self) -> int:
+        """About how many words fill the target length at the voice's pace."""
+        return self.pace.words_for(self.seconds)
+
+    def cost(self, text: str) -> float:
+        """Seconds of narration a sentence takes: saying it and the pause after it."""
+        return self.pace.speaking(text) + self.pace.sentence_pause
+
+    @property
+    def section_break(self) -> float:
+        """What a section's end adds to its last sentence's pause."""
+        return self.pace.section_pause - self.pace.sentence_pause
 
 
 @dataclass
@@ -68,6 +85,7 @@ class ScriptLine:
 @dataclass
 class ScriptResult:
     lines: list[ScriptLine]
+    chapter: str = ""  # a chapter title the writer proposes for the section ("": the section's name)
     model: str = ""
     tokens_in: int = 0
     tokens_out: int = 0
@@ -170,7 +188,20 @@ def _readable(sentence: str) -> bool:
     if not MIN_WORDS <= len(words) <= MAX_WORDS or not sentence[:1].isupper():
         return False
     letters = sum(c.isalpha() for c in sentence)
-    return letters / max(len(sentence), 1) > 0.6 and not re.search(r"[=∑∫∂√^_{}\\]|https?://|doi:", sentence)
+    return (
+        letters / max(len(sentence), 1) > 0.6
+        and not re.search(r"[=∑∫∂√^_{}\\]|https?://|doi:", sentence)
+        and not _SIGNPOST.search(sentence)
+    )
+
+
+# A sentence about the paper's layout ("The rest of this paper is organized as follows", "See Section 4")
+# tells a listener nothing.
+_SIGNPOST = re.compile(
+    r"\b(?:Section|Sec\.|Subsection|Appendix|§)\s*(?:\d|(?-i:[A-Z])\b)|organi[sz]ed as follows|rest of (?:this|the) "
+    r"(?:paper|article)|(?:this|the next|the following) (?:section|subsection|chapter)\b",
+    re.IGNORECASE,
+)
 
 
 class ExtractiveScriptWriter:
@@ -181,15 +212,17 @@ class ExtractiveScriptWriter:
     def identity(self, model: str) -> str:
         return self.version
 
-    def _abstract(self, source: ScriptSource, budget: int) -> list[ScriptLine]:
-        lines, used = [], 0
-        for sentence in (without_citations(s) for s in split_sentences(source.abstract)):
+    def _abstract(self, source: ScriptSource, budget: float) -> list[ScriptLine]:
+        """The abstract's first sentences, up to two fifths of the script: what the paper is about."""
+        lines: list[ScriptLine] = []
+        used = 0.0
+        for sentence in (clean_for_listener(s) for s in split_sentences(source.abstract)):
             if not _readable(sentence):
                 continue
-            if used and used + len(sentence.split()) > budget * 0.4:
+            if used and used + source.cost(sentence) > budget * 0.4:
                 break
             lines.append(ScriptLine(sentence, "Abstract", [1], figure_mentions(sentence)))
-            used += len(sentence.split())
+            used += source.cost(sentence)
         return lines
 
     def write_section(self, source: ScriptSource, index: int, model: str) -> ScriptResult:
@@ -197,24 +230,29 @@ class ExtractiveScriptWriter:
 
     @functools.lru_cache(maxsize=4)  # noqa: B019 - a few sources, dropped with the writer
     def _plan(self, source: ScriptSource) -> tuple[tuple[ScriptLine, ...], ...]:
-        """Every section's lines at once: what one section leaves unsaid (or says over its share) moves the
-        next one's budget, so the whole script keeps to its length however many sections there are."""
+        """Every section's lines at once, sized in spoken seconds at the voice's pace: what one section
+        leaves unsaid (or says over its share) moves the next one's budget, so the whole script keeps to its
+        length however many sections there are."""
         start = opening(source)
-        budget = max(source.words - len(start.text.split()), 40)
+        budget = max(source.seconds - source.cost(start.text), 15.0)
         abstract = self._abstract(source, budget)
-        remaining = max(budget - sum(len(line.text.split()) for line in abstract), 0)
+        remaining = max(budget - sum(source.cost(line.text) for line in abstract) - source.section_break, 0.0)
         total = sum(s.words for s in source.sections) or 1
         vocabulary = self._keywords(source)
         plan: list[tuple[ScriptLine, ...]] = []
         carry = 0.0
         for position, section in enumerate(source.sections):
             share = remaining * section.words / total + carry
-            picked = self._pick(section, max(int(share), 0), vocabulary)
-            bridge = transition(section_name(section.title), position) if picked else ""
-            if bridge:
+            bridge = transition(section_name(section.title), position)
+            overhead = (source.cost(bridge) if bridge else 0.0) + source.section_break
+            picked = self._pick(section, max(share - overhead, 0.0), vocabulary, source.cost)
+            if len(picked) < 2 and position + 1 < len(source.sections):
+                picked = []  # a bridge and one sentence is a chapter of a few seconds: its time goes to the next
+            if picked and bridge:
                 # Written by papercast, not taken from the text: it points at the page where the section begins.
                 picked.insert(0, ScriptLine(bridge, section_name(section.title), section.pages[:1]))
-            carry = share - sum(len(line.text.split()) for line in picked)
+            spent = sum(source.cost(line.text) for line in picked) + (source.section_break if picked else 0.0)
+            carry = share - spent
             plan.append(tuple(picked))
         if plan:
             plan[0] = (start, *abstract, *plan[0])
@@ -225,14 +263,16 @@ class ExtractiveScriptWriter:
         words = [w.lower() for s in source.sections for p in s.paragraphs for w in _WORD.findall(p.text)]
         return Counter(w for w in words if w not in STOPWORDS and len(w) > 3)
 
-    def _pick(self, section: SourceSection, share: int, vocabulary: Counter[str]) -> list[ScriptLine]:
+    def _pick(
+        self, section: SourceSection, share: float, vocabulary: Counter[str], cost: Callable[[str], float]
+    ) -> list[ScriptLine]:
         candidates: list[tuple[float, int, str, SourceParagraph]] = []
         before: dict[int, int] = {}  # a candidate's position -> the position of the sentence just before it
         order = 0
         for p_index, paragraph in enumerate(section.paragraphs):
             previous = -1
             for s_index, raw in enumerate(split_sentences(paragraph.text)):
-                sentence = without_citations(raw)
+                sentence = clean_for_listener(raw)
                 if not _readable(sentence):
                     previous = -1  # what it would lean on cannot be said
                     continue
@@ -249,7 +289,7 @@ class ExtractiveScriptWriter:
         chosen: list[tuple[int, str, SourceParagraph]] = []
         by_position = {c[1]: c for c in candidates}
         taken: set[int] = set()
-        used = 0
+        used = 0.0
         for _, position, _sentence, _paragraph in sorted(candidates, key=lambda c: (-c[0], c[1])):
             if position in taken:
                 continue
@@ -262,7 +302,7 @@ class ExtractiveScriptWriter:
                 group.insert(0, lean)
             if group[0] in before and before[group[0]] < 0:
                 continue
-            length = sum(len(by_position[p][2].split()) for p in group)
+            length = sum(cost(by_position[p][2]) for p in group)
             # Over the section's share, a sentence is left out; a section with a very small share (a short
             # one in a long paper) may say nothing rather than push the script past its length.
             if used + length > share and (chosen or length > 2 * share):
@@ -285,6 +325,7 @@ SCRIPT_SCHEMA = Schema(
     {
         "type": "object",
         "properties": {
+            "chapter": {"type": "string"},
             "sentences": {
                 "type": "array",
                 "items": {
@@ -296,9 +337,9 @@ SCRIPT_SCHEMA = Schema(
                     "required": ["text", "paragraphs"],
                     "additionalProperties": False,
                 },
-            }
+            },
         },
-        "required": ["sentences"],
+        "required": ["chapter", "sentences"],
         "additionalProperties": False,
     },
 )
@@ -307,8 +348,9 @@ SYSTEM = (
     "not a specialist. Write plain spoken English: short sentences, no lists, no markdown, no formulas or "
     "LaTeX, no citations. Keep every claim, number and result exactly as the paper states it; never add "
     "facts the paper does not give, and say how sure the authors are when they hedge. Refer to a figure as "
-    '"Figure N" when the passage discusses it. Answer with JSON only: {"sentences": [{"text": ..., '
-    '"paragraphs": [numbers of the paragraphs the sentence draws on]}]}.'
+    '"Figure N" when the passage discusses it. Answer with JSON only: {"chapter": a title for this part of the '
+    'video, two to five words naming what it is about, "sentences": [{"text": ..., "paragraphs": [numbers of '
+    "the paragraphs the sentence draws on]}]}."
 )
 SECTION_PROMPT = (
     "Paper: {title}{by}\nAbstract: {abstract}\n\n"
@@ -318,7 +360,23 @@ SECTION_PROMPT = (
 MAX_SECTION_CHARS = 12000
 
 
-def parse_script_json(content: str, paragraph_count: int) -> list[tuple[str, list[int]]]:
+@dataclass(frozen=True)
+class WrittenSection:
+    sentences: list[tuple[str, list[int]]]  # each sentence's text and the paragraphs it draws on
+    chapter: str  # "" when the proposed title is missing or unusable
+
+
+def chapter_title(raw: object) -> str:
+    """A proposed chapter title, if it reads as one: a short line, not a sentence or markup."""
+    if not isinstance(raw, str):
+        return ""
+    title = " ".join(raw.split()).strip(" .:;\"'“”")
+    if not title or len(title) > 60 or len(title.split()) > 8 or re.search(r"[{}<>\[\]#*`]", title):
+        return ""
+    return title
+
+
+def parse_script_json(content: str, paragraph_count: int) -> WrittenSection:
     text = content.strip()
     if text.startswith("```"):
         text = text.strip("`").removeprefix("json").strip()
@@ -337,7 +395,7 @@ def parse_script_json(content: str, paragraph_count: int) -> list[tuple[str, lis
         raw: list[Any] = cited if isinstance(cited, list) else []
         numbers = [int(n) for n in raw if isinstance(n, int | float) and 1 <= int(n) <= paragraph_count]
         out.append((" ".join(item["text"].split()), numbers))
-    return out
+    return WrittenSection(out, chapter_title(data.get("chapter")))
 
 
 class ChatScriptWriter:
@@ -378,7 +436,7 @@ class ChatScriptWriter:
             paragraphs="\n".join(numbered),
         )
         messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]
-        sentences, reply, tokens_in, tokens_out = self.client.ask_json(
+        written, reply, tokens_in, tokens_out = self.client.ask_json(
             messages,
             model,
             SCRIPT_SCHEMA,
@@ -386,11 +444,17 @@ class ChatScriptWriter:
             f"the section {section_name(section.title) or index + 1!r}",
         )
         lines = []
-        for text, numbers in sentences:
+        for text, numbers in written.sentences:
             pages = sorted({p for n in numbers for p in section.paragraphs[n - 1].pages}) or section.pages
             for sentence in split_sentences(text):
                 lines.append(ScriptLine(sentence, section_name(section.title), pages, figure_mentions(sentence)))
-        return ScriptResult(lines=lines, model=reply.model or model, tokens_in=tokens_in, tokens_out=tokens_out)
+        return ScriptResult(
+            lines=lines,
+            chapter=written.chapter,
+            model=reply.model or model,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+        )
 
 
 def get_script_writer() -> ScriptWriter:
