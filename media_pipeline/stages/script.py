@@ -54,16 +54,20 @@ def model_for(paper: Paper) -> str:
 
 
 def source_for(paper: Paper, document: PaperDocument, pace: Pace) -> ScriptSource:
+    """The paper's narrated sections: its top-level body sections, each with its subsections' paragraphs
+    (a chapter is a section, not "4.2 Partitioning Function")."""
     sections: list[SourceSection] = []
     skipping = False
+    parent_open = False  # the last top-level section is narrated: its subsections join it
     for raw in document.sections:
         title = str(raw.get("title", ""))
+        level = int(raw.get("level", 1))
         # Only the paper's body is narrated: not its references, acknowledgements, appendices, ethics
         # statement or front matter (keywords, CCS concepts).
         if raw.get("kind", "body") != "body" or SKIPPED_SECTIONS.match(title):
-            skipping = True
+            skipping, parent_open = True, False
             continue
-        if skipping and int(raw.get("level", 1)) > 1:
+        if skipping and level > 1:
             continue  # a subsection of the references or an appendix
         skipping = False
         paragraphs = tuple(
@@ -71,8 +75,14 @@ def source_for(paper: Paper, document: PaperDocument, pace: Pace) -> ScriptSourc
             for p in raw.get("paragraphs", [])
             if str(p.get("text", "")).strip()
         )
-        if paragraphs:
+        if level > 1 and parent_open and sections:
+            sections[-1] = SourceSection(sections[-1].title, sections[-1].paragraphs + paragraphs)
+            continue
+        if level == 1:
+            parent_open = True
+        if paragraphs or level == 1:
             sections.append(SourceSection(title, paragraphs))
+    sections = [section for section in sections if section.paragraphs]
     if not sections:
         raise PermanentError(
             "No section of the paper has text to narrate (only references or appendices were found). Check "
@@ -211,6 +221,8 @@ def _write_section(
     try:
         with llm_slot(writer.server):
             result = writer.write_section(source, index, model)
+        if isinstance(writer, ExtractiveScriptWriter):
+            return result  # a section it leaves unsaid gave its time to others: that is no failure
         problem = _nonsense(result)
     except PermanentError as exc:
         if isinstance(writer, ExtractiveScriptWriter):

@@ -112,8 +112,25 @@ def authors_phrase(authors: tuple[str, ...] | list[str]) -> str:
 
 
 def section_name(title: str) -> str:
-    """A heading as a listener hears it: "2.1 Related Work" is "Related Work"."""
-    return re.sub(r"^(?:\d+(?:\.\d+)*\.?|[IVX]+\.|[A-H]\.)\s+", "", title).strip()
+    """A heading as a listener hears it: "2.1 Related Work" is "Related Work", "I. RELATED WORK" too."""
+    name = re.sub(r"^(?:\d+(?:\.\d+)*\.?|[IVX]+\.|[A-H]\.)\s+", "", title).strip()
+    if sum(c.isupper() for c in name) > 0.8 * max(sum(c.isalpha() for c in name), 1) and len(name) > 5:
+        name = _headline_case(name)
+    return name
+
+
+def _headline_case(name: str) -> str:
+    """An all-capitals heading in headline case; short words that are not everyday ones stay acronyms."""
+    words = []
+    for i, word in enumerate(name.split()):
+        low = word.lower()
+        if i and low in STOPWORDS:
+            words.append(low)
+        elif len(word.strip(",.:;?")) <= 3 and low.strip(",.:;?") not in STOPWORDS:
+            words.append(word)  # "AI", "NLP", "GPU"
+        else:
+            words.append("-".join(part[:1].upper() + part[1:].lower() for part in word.split("-")))
+    return " ".join(words)
 
 
 def opening(source: ScriptSource) -> ScriptLine:
@@ -124,14 +141,14 @@ def opening(source: ScriptSource) -> ScriptLine:
 
 # What a listener is told as a section begins, by what the section does (first match of its name wins).
 _ROLES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^(introduction|motivation|overview)\b", re.I), "First, the problem the paper takes on."),
+    (re.compile(r"^(introduction|motivation|overview)\b", re.I), "First, here is the problem the paper takes on."),
     (
         re.compile(r"^(related work|background|prior work|previous work|preliminaries)\b", re.I),
-        "Next, how this work relates to earlier research.",
+        "Next, we look at how this work relates to earlier research.",
     ),
     (
         re.compile(r"^(data|datasets?|corpus|data collection)\b|\b(dataset|corpus) construction\b", re.I),
-        "Next, the data the authors work with.",
+        "Next, we look at the data the authors work with.",
     ),
     (
         re.compile(r"^(methods?|methodology|approach|our approach|model|proposed method|system design)\b", re.I),
@@ -139,13 +156,13 @@ _ROLES: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (
         re.compile(r"^(experiments?|experimental setup|evaluation|user study)\b", re.I),
-        "Next, how the authors tested it.",
+        "Next, we see how the authors tested it.",
     ),
-    (re.compile(r"^(results?|findings|main results)\b", re.I), "Now, the results."),
-    (re.compile(r"^(discussion|limitations)\b", re.I), "Next, what the results mean, and their limits."),
+    (re.compile(r"^(results?|findings|main results)\b", re.I), "Now we come to the results."),
+    (re.compile(r"^(discussion|limitations)\b", re.I), "Next, we consider what the results mean, and where they stop."),
     (
         re.compile(r"^(conclusions?|summary|future work|concluding remarks)\b", re.I),
-        "Finally, what the authors conclude.",
+        "Finally, here is what the authors conclude.",
     ),
 )
 
@@ -190,7 +207,8 @@ def _readable(sentence: str) -> bool:
     letters = sum(c.isalpha() for c in sentence)
     return (
         letters / max(len(sentence), 1) > 0.6
-        and not re.search(r"[=∑∫∂√^_{}\\]|https?://|doi:", sentence)
+        and not re.search(r"[=∑∫∂√^_{}\\@]|https?://|www\.|doi:|\w-$", sentence.rstrip(".!?"))
+        and re.search(r"[.!?][\"”’)]?$", sentence) is not None
         and not _SIGNPOST.search(sentence)
     )
 

@@ -4,7 +4,7 @@ A voice's words per minute depend on the words: on 60 sentences of four real pap
 said 147 words a minute overall but anywhere from 130 (long technical words, acronyms spelled out) to 195
 (short everyday words) per sentence, so a words-only estimate missed a sentence's length by 16 % on average.
 Counting letters, with acronyms and digits (said letter by letter or as number words) and clause punctuation
-(a short pause each) weighted more, misses by 7 %. The weights are the fitted ones; a voice's own speed is
+(a short pause each) weighted more, misses by 8 %. The weights are the fitted ones; a voice's own speed is
 one factor, measured by speaking a fixed calibration passage once per voice (media_pipeline.pacing keeps it).
 """
 
@@ -21,7 +21,8 @@ from media_pipeline.text import spoken
 if TYPE_CHECKING:
     from media_pipeline.backends.tts import Speaker
 
-_SPELLED = re.compile(r"\b[A-Z0-9]{2,}\b")  # "NLP", "GPU", "2014": more sound per character
+# "NLP", "GPU", "2014": more sound per character ("DESIGNING", a word in capitals, is said as a word).
+_SPELLED = re.compile(r"\b(?:[A-Z][A-Z0-9]{1,4}|\d[A-Z0-9]{1,})\b")
 _CLAUSE = re.compile(r"[,;:()]")
 SPELLED_WEIGHT = 2.2  # extra units per character of an acronym or number (3.2 letters' time in all)
 CLAUSE_WEIGHT = 3.6  # units per comma, semicolon, colon or bracket (a short pause)
