@@ -63,7 +63,7 @@ def plan_scenes(words: list[TimedWord], max_seconds: float, breaks: list[float] 
         start = words[i].start
         # A recogniser may put a word's start a little before the sentence's own: sections are set apart by a
         # 0.7 s pause, so a word starting less than SECTION_SLACK before a break belongs after it.
-        wall = next((b - SECTION_SLACK for b in pending if b - SECTION_SLACK > start + 0.01), float("inf"))
+        wall = next((b - SECTION_SLACK for b in pending if b - SECTION_SLACK > start), float("inf"))
         fit = i
         while fit + 1 < n and words[fit + 1].end - start <= max_seconds and words[fit + 1].start < wall:
             fit += 1

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import itertools
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from media_pipeline.stages.chunk import TimedWord, plan_scenes
@@ -76,6 +76,11 @@ def _said(text: str, start: float = 0.0, pace: float = 0.4) -> list[TimedWord]:
 
 
 @settings(max_examples=200, deadline=None)
+@example(  # found by hypothesis: a scene that began 6 ms before a section's wall ran through it
+    words=[TimedWord(115.71412934673465, 116.21412934673465, "bees"), TimedWord(116.21412934673465, 117.0, "bees")],
+    max_seconds=20.0,
+    cuts=[116.0703125],
+)
 @given(
     words=timed_words(),
     max_seconds=st.floats(min_value=2, max_value=30),
