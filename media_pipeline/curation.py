@@ -35,8 +35,16 @@ class CurationError(Exception):
     """A curation step that cannot be taken now; the message says why, for the person who tried."""
 
 
-def summary_edit(chunk: Chunk, *, user: User, summary: str | None = None, image_prompt: str | None = None) -> list[str]:
-    """Write a person's summary and/or image prompt for the scene; returns the fields that changed.
+def summary_edit(
+    chunk: Chunk,
+    *,
+    user: User,
+    summary: str | None = None,
+    image_prompt: str | None = None,
+    key_phrases: str | None = None,
+) -> list[str]:
+    """Write a person's summary, image prompt and/or slide key phrases (one a line, at most three) for the
+    scene; returns the fields that changed.
 
     Idempotent: the same text again changes nothing (and is not marked as an edit). A changed image prompt
     releases a person's image choice for the scene, so the next illustrate run draws the new prompt.
@@ -45,22 +53,27 @@ def summary_edit(chunk: Chunk, *, user: User, summary: str | None = None, image_
     for name, value in wanted.items():
         if value is not None and not value.strip():
             raise CurationError(f"The {name.replace('_', ' ')} cannot be empty.")
+    phrases = None if key_phrases is None else [" ".join(p.split()) for p in key_phrases.splitlines() if p.strip()]
+    if phrases is not None and len(phrases) > 3:
+        raise CurationError("A slide shows at most three key phrases: keep the three that matter most.")
     with transaction.atomic():
         row = Summary.objects.select_for_update().filter(chunk=chunk).first()
         if row is None:
             # No summary yet (summarize has not run): the person's words become the scene's summary.
             row = Summary(chunk=chunk, summary="", image_prompt="", backend="human", prompt_version="human")
         changed = [name for name, value in wanted.items() if value is not None and value.strip() != getattr(row, name)]
+        if phrases is not None and phrases != list(row.key_phrases or []):
+            changed.append("key_phrases")
         if not changed:
             return []
         for name in changed:
-            setattr(row, name, str(wanted[name]).strip())
+            setattr(row, name, phrases if name == "key_phrases" else str(wanted[name]).strip())
         row.edited_by_human = True
         row.edited_by = user
         row.edited_at = timezone.now()
         row.edited_fields = sorted({*row.edited_fields, *changed})
         row.save()
-        if "image_prompt" in changed:
+        if "image_prompt" in changed or "key_phrases" in changed:
             Image.objects.filter(chunk=chunk, selected_by_human=True).update(selected_by_human=False)
     return changed
 

@@ -365,6 +365,9 @@ class Summary(models.Model):
     summary = models.TextField()
     image_prompt = models.TextField()
     negative_prompt = models.TextField(blank=True)
+    key_phrases = models.JSONField(
+        default=list, blank=True, help_text="One to three short phrases the scene's slide shows."
+    )
     backend = models.CharField(max_length=40)
     model = models.CharField(max_length=200, blank=True)
     prompt_version = models.CharField(max_length=40)

@@ -208,6 +208,7 @@ class PaperPageMixin(_Base):
                 user=request.user,  # type: ignore[arg-type]
                 summary=request.POST.get("summary"),
                 image_prompt=request.POST.get("image_prompt"),
+                key_phrases=request.POST.get("key_phrases"),
             )
         except curation.CurationError as exc:
             messages.error(request, f"Scene {chunk.index + 1}: {exc}")
@@ -215,7 +216,8 @@ class PaperPageMixin(_Base):
         if changed:
             fields = " and ".join(name.replace("_", " ") for name in changed)
             self.log_change(request, paper, f"Edited the {fields} of scene {chunk.index + 1}")
-            note = " Its image is redrawn on the next run, or regenerate it now." if "image_prompt" in changed else ""
+            redrawn = "image_prompt" in changed or "key_phrases" in changed
+            note = " Its image is redrawn on the next run, or regenerate it now." if redrawn else ""
             messages.success(request, f"Scene {chunk.index + 1}: saved the {fields}.{note}")
         else:
             messages.info(request, f"Scene {chunk.index + 1}: nothing changed.")

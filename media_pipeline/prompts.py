@@ -19,13 +19,15 @@ from projects.models import Project
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-BUILTIN_VERSION = "builtin-1"
+BUILTIN_VERSION = "builtin-2"  # 2: key phrases for the slide
 SYSTEM_PROMPT = (
     "You plan the pictures for a narrated explainer video about a research paper. For the scene you are "
-    'given, reply with only a JSON object with two keys. "summary": the scene\'s core idea in one or two '
+    'given, reply with only a JSON object with three keys. "summary": the scene\'s core idea in one or two '
     'plain sentences, faithful to the narration, adding no claims of your own. "image_prompt": a detailed '
     "prompt for an image generator that shows that idea: the subject, composition, setting, lighting and "
-    "colours, in the given visual style, with no text, letters, numbers or logos in the picture."
+    "colours, in the given visual style, with no text, letters, numbers or logos in the picture. "
+    '"key_phrases": one to three short phrases (two to six words each) for the scene\'s slide, naming what '
+    "it is about with its numbers exact; not sentences copied from the narration."
 )
 SCENE_PROMPT = (
     "Video title: {title}\n"

@@ -243,27 +243,43 @@ def _summary_text(paper: Paper, summaries: list[str]) -> str:
 
 
 def _credits(video: Video) -> list[str]:
+    """Who made the pictures, and the paper's figures and tables the video shows, credited to the paper."""
     paper = video.paper
     images = list(
         Image.objects.filter(chunk__paper_id=video.paper_id, selected=True).values_list("backend", "model", "params")
     )
     makers = sorted(
-        {f"{backend} ({model})" if model else backend for backend, model, _ in images if backend != "figure"}
+        {f"{backend} ({model})" if model else backend for backend, model, _ in images if backend not in _OWN}
     )
-    figures = sorted(
-        {int(params["figure"]) for backend, _, params in images if backend == "figure" and params.get("figure")}
-    )
-    lines = ["Narrated with synthetic speech and illustrated with generated images, made with papercast."]
+    shown: dict[str, set[int]] = {"Figure": set(), "Table": set()}
+    for backend, _, params in images:
+        if backend == "figure" and params.get("figure"):
+            shown["Figure"].add(int(params["figure"]))
+        elif match := _SHOWS.match(str(params.get("shows", ""))):
+            shown[match.group(1)].add(int(match.group(2)))
+    lines = [
+        "Narrated with synthetic speech"
+        + (" and illustrated with generated images" if makers else "")
+        + ", made with papercast."
+    ]
     if makers:
         lines.append(f"Images: {', '.join(makers)}.")
     if paper.arxiv_id:
         lines.append(f"The paper: https://arxiv.org/abs/{paper.arxiv_id}")
-    if figures:
+    parts = [
+        f"{kind}{'s' if len(numbers) > 1 else ''} {', '.join(str(n) for n in sorted(numbers))}"
+        for kind, numbers in shown.items()
+        if numbers
+    ]
+    if parts:
         by = f" by {', '.join(paper.authors[:3])}{' et al.' if len(paper.authors) > 3 else ''}" if paper.authors else ""
-        which = ", ".join(str(n) for n in figures)
         source = f"arXiv:{paper.arxiv_id}" if paper.arxiv_id else "the paper"
-        lines.append(f"Figure{'s' if len(figures) > 1 else ''} {which} from “{paper.title}”{by} ({source}).")
+        lines.append(f"{' and '.join(parts)} from “{paper.title}”{by} ({source}).")
     return lines
+
+
+_OWN = frozenset({"figure", "slides", "titlecard"})  # papercast's own pictures, not an image model's
+_SHOWS = re.compile(r"^(Figure|Table) (\d+)$")
 
 
 def video_metadata(video: Video) -> dict[str, Any]:

@@ -294,6 +294,14 @@ def figures_of(paper: Paper) -> dict[int, Figure]:
     return {int(f.number): f for f in rows if f.number is not None}
 
 
+def visuals_of(paper: Paper) -> list[Figure]:
+    """The current document's numbered figures and tables, in page order: what slides can show."""
+    document = document_current(paper)
+    if document is None:
+        return []
+    return list(Figure.objects.filter(document=document, number__isnull=False).order_by("page", "id"))
+
+
 # --- How the recogniser heard the script (a quality signal for editors) ---------------------------------
 
 _EDGE_PUNCTUATION = re.compile(r"^[^\w']+|[^\w']+$")

@@ -270,7 +270,7 @@ PAPERCAST_LLM_SEED = env_int("PAPERCAST_LLM_SEED", 42)
 PAPERCAST_LLM_KEEP_ALIVE = env_str("PAPERCAST_LLM_KEEP_ALIVE", "10m")
 PAPERCAST_LLM_MAX_CONTEXT = env_int("PAPERCAST_LLM_MAX_CONTEXT", 32768, minimum=1024)
 PAPERCAST_IMAGE_BACKEND = env_choice(
-    "PAPERCAST_IMAGE_BACKEND", "titlecard", ["titlecard", "a1111", "comfyui", "diffusers"]
+    "PAPERCAST_IMAGE_BACKEND", "slides", ["slides", "titlecard", "a1111", "comfyui", "diffusers"]
 )
 PAPERCAST_IMAGE_URL = env_str(
     "PAPERCAST_IMAGE_URL",

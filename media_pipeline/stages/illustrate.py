@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -32,11 +33,21 @@ from django.db import transaction
 
 from media_pipeline.backends.errors import PermanentError
 from media_pipeline.backends.images import ImageGenerator, ImageRequest, ImageResult, get_image_generator
+from media_pipeline.backends.images.base import SlideSpec
 from media_pipeline.backends.images.png import NotPNG, verify_png, with_text
+from media_pipeline.backends.llm.extractive import key_phrases
 from media_pipeline.files import delete_quietly, generated_name, paper_folder
 from media_pipeline.fingerprint import fingerprint
-from media_pipeline.models import FIGURE_BACKEND, Chunk, Figure, Image, Stage
-from media_pipeline.selectors import figures_of, scene_sources
+from media_pipeline.models import FIGURE_BACKEND, Chunk, Figure, FigureKind, Image, Stage
+from media_pipeline.selectors import (
+    SECTION_SLACK,
+    SceneSource,
+    document_current,
+    figures_of,
+    scene_sources,
+    section_starts,
+    visuals_of,
+)
 from media_pipeline.slots import request_slot
 from media_pipeline.stages import ProgressFn, StageResult
 from projects.models import Paper
@@ -73,7 +84,8 @@ def _scenes(paper: Paper, generator: ImageGenerator, only: set[int] | None = Non
     project = paper.project
     width, height = project.image_size
     sources = scene_sources(paper, [(c.index, c.start) for c in chunks])
-    figures = figures_of(paper) if sources else {}
+    slides = _slide_plan(paper, chunks, sources) if generator.name == "slides" else {}
+    figures = figures_of(paper) if sources and not slides else {}
     out = []
     for chunk in chunks:
         if only is not None and chunk.index not in only:
@@ -90,11 +102,128 @@ def _scenes(paper: Paper, generator: ImageGenerator, only: set[int] | None = Non
             sampler=project.image_sampler,
             headline=summary.summary,
             caption=f"{paper.title} · {chunk.index + 1}/{len(chunks)}",
+            slide=slides.get(chunk.index),
         )
         mentioned = sources[chunk.index].figures if chunk.index in sources else []
         shown = tuple(figures[n] for n in mentioned if n in figures)
-        out.append(Scene(chunk, request, fingerprint(generator.identity(), dataclasses.asdict(request)), shown))
+        out.append(Scene(chunk, request, fingerprint(generator.identity(), _described(request)), shown))
     return out
+
+
+def _described(request: ImageRequest) -> dict[str, object]:
+    """The request as its fingerprint sees it: a slide's figure by its sha256, not its bytes."""
+    if request.slide is not None and request.slide.figure:
+        request = dataclasses.replace(request, slide=dataclasses.replace(request.slide, figure=b""))
+    return dataclasses.asdict(request)
+
+
+# --- Slides: what each scene shows ---------------------------------------------------------------------------
+
+_TABLE_MENTION = re.compile(r"\bTables?\s+(\d+)")
+FIGURE_SHARE = 0.4  # at most this share of the scenes show a figure the narration does not name
+
+
+def _slide_plan(paper: Paper, chunks: list[Chunk], sources: dict[int, SceneSource]) -> dict[int, SlideSpec]:
+    """Each scene's slide: the title slide first; the paper's figure or table for the scenes whose narration
+    names it, or, up to a share of the scenes, for a scene whose sentences come from the page it is on; else
+    the section's name and the scene's key phrases."""
+    document = document_current(paper)
+    visuals = _assign_visuals(chunks, sources, visuals_of(paper))
+    sections = section_starts(paper)
+    theme = f"project:{paper.project_id}"
+    count = len(chunks)
+    plan: dict[int, SlideSpec] = {}
+    recent: list[str] = []  # the key phrases of the last few slides
+    for chunk in chunks:
+        counter = f"{chunk.index + 1}/{count}"
+        if chunk.index == 0:
+            authors = list(document.authors) if document else []
+            plan[0] = SlideSpec(
+                kind="title",
+                title=paper.title,
+                authors=_authors_line(authors),
+                venue=f"arXiv:{document.arxiv_id}" if document and document.arxiv_id else "",
+                theme=theme,
+                counter=counter,
+            )
+            continue
+        header = _section_at(sections, chunk.start)
+        visual = visuals.get(chunk.index)
+        if visual is not None:
+            with visual.file.open("rb") as handle:
+                data = handle.read()
+            plan[chunk.index] = SlideSpec(
+                kind="figure",
+                title=paper.title,
+                header=header,
+                figure_label=visual.label
+                or f"{'Table' if visual.kind == FigureKind.TABLE else 'Figure'} {visual.number}",
+                figure_caption=_short_caption(visual.caption),
+                figure_sha256=visual.sha256,
+                figure=data,
+                theme=theme,
+                counter=counter,
+            )
+            continue
+        summary = chunk.summary
+        phrases = tuple(summary.key_phrases or ()) or tuple(key_phrases(chunk.text))
+        if not summary.edited_by_human:
+            # The model's phrases: not the paper's title again (the footer says it), nor the words of the
+            # slides just before.
+            fresh = tuple(p for p in phrases if p.lower() not in recent and p.lower() not in paper.title.lower())
+            phrases = fresh or phrases
+        recent = (recent + [p.lower() for p in phrases])[-9:]
+        plan[chunk.index] = SlideSpec(
+            kind="points", title=paper.title, header=header, phrases=phrases, theme=theme, counter=counter
+        )
+    return plan
+
+
+def _assign_visuals(chunks: list[Chunk], sources: dict[int, SceneSource], visuals: list[Figure]) -> dict[int, Figure]:
+    figures = {int(v.number): v for v in visuals if v.kind != FigureKind.TABLE and v.number is not None}
+    tables = {int(v.number): v for v in visuals if v.kind == FigureKind.TABLE and v.number is not None}
+    assigned: dict[int, Figure] = {}
+    for chunk in chunks[1:]:
+        named = [figures[n] for n in (sources[chunk.index].figures if chunk.index in sources else []) if n in figures]
+        named += [tables[int(n)] for n in _TABLE_MENTION.findall(chunk.text) if int(n) in tables]
+        if named:
+            assigned[chunk.index] = named[0]
+    shown = {v.pk for v in assigned.values()}
+    room = int(len(chunks) * FIGURE_SHARE) - len(assigned)
+    for visual in visuals:
+        if room <= 0:
+            break
+        if visual.pk in shown:
+            continue
+        # The first scene (after the title) whose sentences come from the visual's page, not already showing one
+        # and not right after a scene that shows one (slides and figures take turns).
+        for chunk in chunks[1:]:
+            pages = sources[chunk.index].pages if chunk.index in sources else []
+            if visual.page in pages and chunk.index not in assigned and chunk.index - 1 not in assigned:
+                assigned[chunk.index] = visual
+                shown.add(visual.pk)
+                room -= 1
+                break
+    return assigned
+
+
+def _section_at(sections: list[tuple[float, str]], start: float) -> str:
+    current = [title for at, title in sections if at - SECTION_SLACK <= start + 0.05]
+    return current[-1] if current else ""
+
+
+def _authors_line(authors: list[str], shown: int = 6) -> str:
+    names = [str(a) for a in authors if str(a).strip()]
+    if len(names) > shown:
+        return ", ".join(names[:shown]) + f" and {len(names) - shown} others"
+    return ", ".join(names)
+
+
+def _short_caption(caption: str) -> str:
+    """A caption's first sentence without its label ("Figure 3: ..." -> "..."), for the slide."""
+    text = re.sub(r"^\s*(?:Fig(?:ure)?|Table|TABLE)\.?\s*[\dIVX]+[.:]?\s*", "", " ".join(caption.split()))
+    first = re.split(r"(?<=[.!?])\s+(?=[A-Z])", text, maxsplit=1)[0]
+    return first.rstrip(".")
 
 
 def _stage_fingerprint(scenes: list[Scene], wanted: int) -> str:
@@ -163,7 +292,13 @@ def _attach_figures(scene: Scene) -> Image | None:
                 seed=0,
                 backend=FIGURE_BACKEND,
                 model="",
-                params={"source": "paper", "figure": figure.number, "label": figure.label, "page": figure.page},
+                params={
+                    "source": "paper",
+                    "figure": figure.number,
+                    "label": figure.label,
+                    "page": figure.page,
+                    "shows": figure.label or f"Figure {figure.number}",
+                },
                 width=figure.width,
                 height=figure.height,
                 sha256=figure.sha256,
@@ -323,7 +458,7 @@ def _generate(paper: Paper, scene: Scene, seed: int, generator: ImageGenerator) 
             seed=result.seed,
             backend=generator.name,
             model=result.model,
-            params={**result.params, "requested_seed": seed},
+            params={"shows": "generated image", **result.params, "requested_seed": seed},
             width=width,
             height=height,
             sha256=digest,

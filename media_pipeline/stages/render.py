@@ -35,15 +35,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image as PILImage
-from PIL import ImageDraw, ImageOps
+from PIL import ImageOps
 
 from media_pipeline.backends import ffmpeg
 from media_pipeline.backends.errors import PermanentError
-from media_pipeline.backends.images.titlecard import load_font, wrap_text
+from media_pipeline.backends.images.slides import render_thumbnail
 from media_pipeline.files import delete_quietly, file_sha256, local_path, paper_folder, private_tempdir, save_file
 from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import FIGURE_BACKEND, Chunk, Image, Stage, Transcription, Video
-from media_pipeline.selectors import SECTION_SLACK, narration_file, section_starts, transcription_required
+from media_pipeline.selectors import (
+    SECTION_SLACK,
+    figures_of,
+    narration_file,
+    scene_sources,
+    section_starts,
+    transcription_required,
+)
 from media_pipeline.stages import ProgressFn, StageResult
 from media_pipeline.stages.captions import Chapter, Cue, build_chapters, build_cues, to_srt, to_vtt
 from media_pipeline.stages.compose import (
@@ -61,7 +68,7 @@ from media_pipeline.stages.compose import (
 )
 from projects.models import Paper, Project
 
-VERSION = "render-2"
+VERSION = "render-3"  # 3: thumbnails are the short title and a figure, never text over a slide
 name = Stage.RENDER
 ENCODER = {"preset": "veryfast", "crf": "20", "audio_bitrate": "192k", "audio_rate": "48000"}
 # The duration of the file and each stream may differ from the narration's by this much (AAC priming
@@ -225,9 +232,41 @@ def _write_companions(
     """The captions (SRT, WebVTT) and thumbnail beside the video in the temp dir; returns the chapters."""
     (job.tmp / "captions.srt").write_text(to_srt(job.captions), encoding="utf-8")
     (job.tmp / "captions.vtt").write_text(to_vtt(job.captions), encoding="utf-8")
-    chosen = min(max((paper.thumbnail_scene or 1) - 1, 0), len(originals) - 1)
-    _thumbnail(originals[chosen], paper.title, job.tmp / "thumbnail.jpg")
+    if paper.thumbnail_scene:  # a person's choice: that scene's picture as it is
+        chosen = min(max(paper.thumbnail_scene - 1, 0), len(originals) - 1)
+        with PILImage.open(originals[chosen]) as source:
+            picture = ImageOps.fit(source.convert("RGB"), THUMBNAIL_SIZE, method=PILImage.Resampling.LANCZOS)
+    else:
+        picture = render_thumbnail(paper.title, f"project:{paper.project_id}", _telling_figure(paper))
+    _save_thumbnail(picture, job.tmp / "thumbnail.jpg")
     return build_chapters(chapter_marks(paper, chunks), duration)
+
+
+THUMBNAIL_SIZE = (1280, 720)
+THUMBNAIL_MAX_BYTES = 2 * 1024 * 1024  # YouTube's limit for a custom thumbnail
+
+
+def _telling_figure(paper: Paper) -> bytes:
+    """The paper's most telling figure for the thumbnail: the first one the narration names, else Figure 1;
+    b"" for papers without figures."""
+    figures = figures_of(paper)
+    if not figures:
+        return b""
+    named = [n for source in scene_sources(paper).values() for n in source.figures if n in figures]
+    figure = figures[named[0]] if named else figures[min(figures)]
+    try:
+        with figure.file.open("rb") as handle:
+            return handle.read()
+    except OSError:
+        return b""
+
+
+def _save_thumbnail(picture: PILImage.Image, out: Path) -> None:
+    """A JPEG within YouTube's 2 MB limit (a lower quality when a busy figure needs it)."""
+    for quality in (90, 80, 70, 60):
+        picture.save(out, format="JPEG", quality=quality, optimize=True)
+        if out.stat().st_size <= THUMBNAIL_MAX_BYTES:
+            return
 
 
 def chapter_marks(paper: Paper, chunks: list[Chunk]) -> list[tuple[float, str]]:
@@ -453,26 +492,3 @@ def validate_video(path: Path, *, expected_duration: float, width: int, height: 
     if problems:
         raise PermanentError("The rendered video failed its checks: " + "; ".join(problems) + ".")
     return probe
-
-
-def _thumbnail(image_path: Path, title: str, out: Path) -> None:
-    """A 1280x720 JPEG: the chosen scene's image, darkened towards the bottom, with the title set on it."""
-    with PILImage.open(image_path) as source:
-        canvas = ImageOps.fit(source.convert("RGB"), (1280, 720), method=PILImage.Resampling.LANCZOS)
-    shade = PILImage.linear_gradient("L").resize((1280, 720))  # 0 at the top, 255 at the bottom
-    canvas = PILImage.composite(PILImage.new("RGB", (1280, 720)), canvas, shade.point(lambda v: int(v * 0.8)))
-    draw = ImageDraw.Draw(canvas)
-    size = 88
-    font = load_font(None, size)
-    lines = wrap_text(draw, title, font, 1160)
-    while size > 40 and len(lines) > 3:
-        size -= 8
-        font = load_font(None, size)
-        lines = wrap_text(draw, title, font, 1160)
-    line_height = round(size * 1.15)
-    y = 720 - 48 - line_height * len(lines[:4])
-    for line in lines[:4]:
-        draw.text((60 + 3, y + 4), line, font=font, fill=(0, 0, 0))
-        draw.text((60, y), line, font=font, fill=(255, 255, 255))
-        y += line_height
-    canvas.save(out, format="JPEG", quality=90)

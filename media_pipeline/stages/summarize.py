@@ -15,6 +15,7 @@ from django.conf import settings
 
 from media_pipeline.backends.errors import PermanentError
 from media_pipeline.backends.llm import SceneRequest, SceneSummary, Summarizer, get_summarizer
+from media_pipeline.backends.llm.extractive import key_phrases
 from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import Chunk, Stage, Summary
 from media_pipeline.prompts import render_scene_prompt, template_for
@@ -101,6 +102,8 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
                 "summary": result.summary,
                 "image_prompt": result.image_prompt,
                 "negative_prompt": result.negative_prompt,
+                # A server that proposed none (a custom prompt that does not ask) gets the offline ones.
+                "key_phrases": list(result.key_phrases or key_phrases(request.text)),
                 "backend": summarizer.name,
                 "model": result.model,
                 "prompt_version": request.template_version,

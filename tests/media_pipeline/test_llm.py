@@ -217,7 +217,7 @@ def test_a_pipeline_with_ollama_fills_every_scene_reuses_and_keeps_edits(
     run_inline(paper, until="summarize")
     summaries = list(Summary.objects.filter(chunk__paper=paper).order_by("chunk__index"))
     assert len(summaries) >= 2 and len(ollama.chat_requests()) == len(summaries)
-    assert all(s.backend == "ollama" and s.model == MODEL and s.prompt_version == "builtin-1" for s in summaries)
+    assert all(s.backend == "ollama" and s.model == MODEL and s.prompt_version == "builtin-2" for s in summaries)
     assert all(s.summary.startswith("In short") and s.tokens_out == 42 for s in summaries)
 
     run_inline(paper, until="summarize")

@@ -228,7 +228,7 @@ def test_regenerate_adds_a_candidate_and_a_chosen_one_stays_chosen(
         clients["bob"].post(_page(paper, f"scenes/{chunk.pk}/regenerate/"), {"count": "2"})
     candidates = list(Image.objects.filter(chunk=chunk).order_by("pk"))
     assert len(candidates) == 3 and candidates[0] == original
-    assert {c.backend for c in candidates[1:]} == {"titlecard"}
+    assert {c.backend for c in candidates[1:]} == {"slides"}
     assert [c.selected for c in candidates] == [False, True, False]  # the first new one is shown
     # bob picks the original back; a further regenerate adds a candidate but keeps his choice.
     clients["bob"].post(_page(paper, f"images/{original.pk}/select/"))

@@ -153,7 +153,7 @@ def test_an_editor_curates_a_paper_end_to_end_and_others_cannot(
     assert "new image(s) requested" in _messages(bob)
     assert bob.locator("#scene-2 .pc-candidate").count() == 2
     new_image = Image.objects.filter(chunk=scene).exclude(pk=first_image.pk).get()
-    assert (new_image.backend, new_image.prompt.startswith("A lighthouse keeper")) == ("titlecard", True)
+    assert (new_image.backend, new_image.prompt.startswith("A lighthouse keeper")) == ("slides", True)
     bob.screenshot(path=str(shots / "2-regenerated-candidates.png"), full_page=True)
 
     # Pick the original candidate back.

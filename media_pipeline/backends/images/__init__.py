@@ -1,6 +1,7 @@
 """Scene images. Every backend turns one ImageRequest into PNG bytes plus the seed and model really used.
 
-Backends: `titlecard` (built in, offline), `a1111` (Stable Diffusion WebUI and its forks), `comfyui`, and
+Backends: `slides` (built in, offline, the default: title, key-point and figure slides), `titlecard` (the
+scene's summary in large type, offline), `a1111` (Stable Diffusion WebUI and its forks), `comfyui`, and
 `diffusers` (a local pipeline, for the gpu cluster). `get_image_generator()` builds the configured one.
 """
 
@@ -49,6 +50,10 @@ def get_image_generator() -> ImageGenerator:
         retries=settings.PAPERCAST_IMAGE_RETRIES,
         backoff=settings.PAPERCAST_IMAGE_BACKOFF,
     )
+    if backend == "slides":
+        from media_pipeline.backends.images.slides import SlideRenderer
+
+        return SlideRenderer(font_path=settings.PAPERCAST_FONT)
     if backend == "titlecard":
         from media_pipeline.backends.images.titlecard import TitleCardRenderer
 

@@ -45,6 +45,25 @@ def sampler(key: str) -> Sampler:
 
 
 @dataclass(frozen=True)
+class SlideSpec:
+    """What one slide says. `figure` is the figure's PNG or JPEG bytes (kept out of fingerprints: its sha256,
+    `figure_sha256`, stands for it)."""
+
+    kind: str  # "title", "points" or "figure"
+    title: str = ""  # the paper's title (title slide), or its short title (footer)
+    authors: str = ""
+    venue: str = ""
+    header: str = ""  # the section's name
+    phrases: tuple[str, ...] = ()
+    figure_label: str = ""  # "Figure 3", "Table 2"
+    figure_caption: str = ""
+    figure_sha256: str = ""
+    figure: bytes = field(default=b"", repr=False, compare=False)
+    theme: str = ""  # the project's theme key: same key, same colours
+    counter: str = ""  # "3/12"
+
+
+@dataclass(frozen=True)
 class ImageRequest:
     prompt: str
     negative_prompt: str
@@ -57,6 +76,8 @@ class ImageRequest:
     # What a text-only renderer draws: the scene's summary and a caption line.
     headline: str = ""
     caption: str = ""
+    # What the slide renderer draws (the other backends draw the prompt).
+    slide: SlideSpec | None = None
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,13 @@ SCENE_SCHEMA = {
     "properties": {
         "summary": {"type": "string", "description": "The scene's core idea in one or two sentences."},
         "image_prompt": {"type": "string", "description": "A detailed prompt for an image generator."},
+        "key_phrases": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "One to three short phrases (two to six words) for the scene's slide.",
+        },
     },
-    "required": ["summary", "image_prompt"],
+    "required": ["summary", "image_prompt", "key_phrases"],
     "additionalProperties": False,
 }
 
@@ -44,6 +49,7 @@ class SceneSummary:
     model: str
     tokens_in: int = 0
     tokens_out: int = 0
+    key_phrases: tuple[str, ...] = ()  # for the slide; () when the backend proposed none usable
 
 
 class Summarizer(Protocol):
@@ -57,8 +63,9 @@ class Summarizer(Protocol):
     def summarize(self, request: SceneRequest) -> SceneSummary: ...
 
 
-def parse_scene_json(content: str) -> tuple[str, str]:
-    """(summary, image_prompt) from a model's reply; ValueError says what is wrong with it."""
+def parse_scene_json(content: str) -> tuple[str, str, tuple[str, ...]]:
+    """(summary, image_prompt, key phrases) from a model's reply; ValueError says what is wrong with it.
+    Key phrases are optional (a custom prompt may not ask for them): unusable ones are left out."""
     import json
 
     text = content.strip()
@@ -76,4 +83,10 @@ def parse_scene_json(content: str) -> tuple[str, str]:
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f'the key "{key}" is missing or empty')
         values.append(" ".join(value.split()))
-    return values[0], values[1]
+    raw = data.get("key_phrases")
+    phrases = tuple(
+        " ".join(p.split()).strip(" .;")
+        for p in (raw if isinstance(raw, list) else [])
+        if isinstance(p, str) and 0 < len(p.split()) <= 8 and len(p) <= 80
+    )[:3]
+    return values[0], values[1], phrases

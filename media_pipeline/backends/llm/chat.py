@@ -89,7 +89,7 @@ class ChatSummarizer:
             {"role": "system", "content": request.system_prompt},
             {"role": "user", "content": request.user_prompt},
         ]
-        (summary, image_prompt), reply, tokens_in, tokens_out = self.ask_json(
+        (summary, image_prompt, phrases), reply, tokens_in, tokens_out = self.ask_json(
             messages, request.model, SCENE, parse_scene_json, f"scene {request.scene_index + 1}"
         )
         return SceneSummary(
@@ -99,6 +99,7 @@ class ChatSummarizer:
             model=reply.model or request.model,
             tokens_in=tokens_in,
             tokens_out=tokens_out,
+            key_phrases=phrases,
         )
 
     @staticmethod
