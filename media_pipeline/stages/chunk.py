@@ -23,12 +23,13 @@ from media_pipeline.selectors import SECTION_SLACK, section_starts, transcriptio
 from media_pipeline.stages import ProgressFn, StageResult
 from projects.models import Paper
 
-VERSION = "chunk-2"
+VERSION = "chunk-3"  # 3: no scene of a sentence's last second before a section starts
 name = Stage.CHUNK
 SENTENCE_ENDS = (".", "!", "?", "…", '."', '?"', '!"', ".”", "?”", "!”", ".'", ".)")
 CLAUSE_ENDS = (",", ";", ":", "—", "–")
 # A clause may also begin at one of these words: a long sentence is cut before them, never inside a phrase.
 CLAUSE_STARTS = frozenset("and but or which while whereas because although so that where when".split())
+MIN_TAIL_SECONDS = 3.0  # before a section's start, no scene shorter than this is left
 MIN_FILL_SENTENCE = 0.4
 MIN_FILL_CLAUSE = 0.6
 
@@ -70,6 +71,8 @@ def plan_scenes(words: list[TimedWord], max_seconds: float, breaks: list[float] 
         cut = fit
         at_wall = fit + 1 < n and words[fit + 1].start >= wall
         if fit < n - 1 and not at_wall:
+            if max_seconds >= 2 * MIN_TAIL_SECONDS:
+                fit = _leaving_room(words, i, fit, wall)
             sentence = _boundary(words, i, fit, limit=start + MIN_FILL_SENTENCE * max_seconds, ends=SENTENCE_ENDS)
             clause = _boundary(words, i, fit, limit=start + MIN_FILL_CLAUSE * max_seconds, ends=CLAUSE_ENDS)
             cut = sentence if sentence is not None else clause if clause is not None else fit
@@ -77,6 +80,20 @@ def plan_scenes(words: list[TimedWord], max_seconds: float, breaks: list[float] 
         scenes.append(Scene(i, cut, start, chosen[-1].end, " ".join(w.text for w in chosen)))
         i = cut + 1
     return scenes
+
+
+def _leaving_room(words: list[TimedWord], first: int, fit: int, wall: float) -> int:
+    """The last word the scene may end on so that what is left before the next section's start is not a
+    scene of a second or two (the end of a sentence alone on screen): the scene ends earlier instead."""
+    last = fit
+    while last + 1 < len(words) and words[last + 1].start < wall:
+        last += 1
+    if last == fit or words[last].end - words[fit + 1].start >= MIN_TAIL_SECONDS:
+        return fit
+    room = fit
+    while room > first and words[last].end - words[room + 1].start < MIN_TAIL_SECONDS:
+        room -= 1
+    return room
 
 
 def _boundary(words: list[TimedWord], first: int, last: int, *, limit: float, ends: tuple[str, ...]) -> int | None:

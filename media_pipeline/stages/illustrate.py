@@ -173,6 +173,11 @@ def _slide_plan(paper: Paper, chunks: list[Chunk], sources: dict[int, SceneSourc
             fresh = tuple(p for p in phrases if p.lower() not in recent and p.lower() not in paper.title.lower())
             phrases = fresh or phrases
         recent = (recent + [p.lower() for p in phrases])[-9:]
+        before = plan.get(chunk.index - 1)
+        if not phrases and before is not None and before.kind != "title" and before.header == header:
+            # A short scene with nothing of its own to show (the end of a sentence): the slide stays.
+            plan[chunk.index] = dataclasses.replace(before, counter=counter)
+            continue
         plan[chunk.index] = SlideSpec(
             kind="points", title=paper.title, header=header, phrases=phrases, theme=theme, counter=counter
         )

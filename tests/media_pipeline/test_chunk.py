@@ -110,3 +110,15 @@ def test_a_long_sentence_is_split_before_which_or_and_never_inside_a_phrase() ->
     scenes = plan_scenes(words, 5.0)
     assert scenes[0].text == "The scouts dance for the best cavity they found"
     assert scenes[1].text.startswith("which the swarm")
+
+
+def test_no_scene_is_only_the_end_of_a_sentence_before_a_new_section() -> None:
+    """A scene of "date." alone (a second on screen) before the next section: the scene before it ends
+    earlier, at a clause, so the last one holds a few seconds."""
+    words = _said("Scouts find sites, and each one dances for the site she found until the swarm agrees on a date.")
+    words += _said("Next, the method. Scouts dance for hours.", start=words[-1].end + 0.7)
+    section = words[-7].start
+    scenes = plan_scenes(words, 7.0, [section])
+    before = [s for s in scenes if s.end <= section]
+    assert all(s.end - s.start >= 3.0 for s in before[1:]), [s.text for s in scenes]
+    assert scenes[[s.end <= section for s in scenes].index(False)].text.startswith("Next")

@@ -52,9 +52,9 @@ def test_the_offline_script_opens_with_the_paper_and_keeps_each_sentence_s_pages
     assert {"Introduction", "Methods", "Results"} <= set(sections) and "References" not in sections
     body = {p: n for n, section in enumerate((pdfs.INTRODUCTION, pdfs.METHODS, pdfs.RESULTS), start=1) for p in section}
     bridges = [
-        "First, the problem the paper takes on.",
+        "First, here is the problem the paper takes on.",
         "Next, the authors describe their approach.",
-        "Now, the results.",
+        "Now we come to the results.",
     ]
     for sentence in sentences:
         if sentence.section in ("Introduction", "Methods", "Results") and sentence.text not in bridges:
@@ -67,9 +67,9 @@ def test_the_offline_script_opens_with_the_paper_and_keeps_each_sentence_s_pages
         (bridges[2], [3]),
     ]
     assert [s.text for s in sentences if s.text in bridges] == [
-        "First, the problem the paper takes on.",
+        "First, here is the problem the paper takes on.",
         "Next, the authors describe their approach.",
-        "Now, the results.",
+        "Now we come to the results.",
     ]
     mentions = {s.text: s.figures for s in sentences if s.figures}
     assert any(figures == [1] for figures in mentions.values()) and any(f == [2] for f in mentions.values())
@@ -303,7 +303,7 @@ def test_the_offline_script_bridges_into_sections_and_keeps_a_sentence_with_the_
     assert not any(text.startswith("This gives") for text in said)
     first = writer.write_section(source, 0, "").lines
     assert first[0].text.startswith("This is an explainer of the paper “Swarm votes”")
-    assert "First, the problem the paper takes on." in [line.text for line in first]
+    assert "First, here is the problem the paper takes on." in [line.text for line in first]
 
 
 @pytest.mark.parametrize(

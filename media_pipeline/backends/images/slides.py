@@ -112,6 +112,12 @@ class Fitted:
 
 def _wrap(draw: ImageDraw.ImageDraw, text: str, face: FontType, width: int) -> list[str]:
     """Lines no wider than `width`; a word wider than a line is broken by characters (CJK has no spaces)."""
+    return _wrapped(draw, text, face, width)[0]
+
+
+def _wrapped(draw: ImageDraw.ImageDraw, text: str, face: FontType, width: int) -> tuple[list[str], bool]:
+    """The lines, and whether a word (not CJK text) had to be broken inside to fit."""
+    broke = False
     lines: list[str] = []
     current = ""
     tokens = re.findall(r"[\u2e80-\u9fff\uac00-\ud7af]|\S+", text) if _CJK_CHARS.search(text) else text.split()
@@ -125,6 +131,7 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, face: FontType, width: int) -> l
             lines.append(current)
         rest = token
         while draw.textlength(rest, font=face) > width and len(rest) > 1:  # a very long word
+            broke = broke or not _CJK_CHARS.match(rest)
             cut = len(rest)
             while cut > 1 and draw.textlength(rest[:cut], font=face) > width:
                 cut -= 1
@@ -133,7 +140,7 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, face: FontType, width: int) -> l
         current = rest
     if current:
         lines.append(current)
-    return lines
+    return lines, broke
 
 
 def _ellipsised(draw: ImageDraw.ImageDraw, line: str, face: FontType, width: int) -> str:
@@ -162,12 +169,12 @@ def fit_text(
     current = size
     while True:
         face = font(current, bold=bold, cjk=cjk, symbols=symbols, path=font_path)
-        lines = _wrap(draw, text, face, width)
+        lines, broke = _wrapped(draw, text, face, width)
         line_height = round(current * spacing)
         room = max(height // line_height, 1)
         if max_lines:
             room = min(room, max_lines)
-        if len(lines) <= room:
+        if len(lines) <= room and (not broke or current <= min_size):  # a smaller size before a broken word
             return Fitted(lines, face, current, line_height)
         if current <= min_size:
             kept = lines[:room]
@@ -332,13 +339,20 @@ def _points(canvas: _Canvas, spec: SlideSpec, area: tuple[int, int, int, int]) -
     left, top, right, bottom = area
     width = right - left
     y = top
-    if spec.header:
+    if spec.header and spec.phrases:
         header = canvas.fit(
             spec.header.upper() if len(spec.header) < 40 else spec.header, width=width, height=round(unit * 0.12),
             size=0.04, min_size=0.03, bold=True, max_lines=2,
         )  # fmt: skip
         y = _draw_lines(draw, header, left, y, theme.accent) + round(unit * 0.05)
-    phrases = [p for p in spec.phrases if p.strip()][:3] or [spec.title]
+    phrases = [p for p in spec.phrases if p.strip()][:3]
+    if not phrases:
+        # The section's name alone, large in the middle (a slide never repeats the footer's title as its point).
+        if spec.header:
+            alone = canvas.fit(spec.header, width=width, height=bottom - top, size=0.08, min_size=0.04, bold=True,
+                               max_lines=3)  # fmt: skip
+            _draw_lines(draw, alone, left, top + max((bottom - top - alone.height) // 2, 0), theme.text)
+        return
     room = bottom - y
     bullet = round(unit * 0.018)
     indent = bullet * 3
@@ -406,14 +420,14 @@ def _scaled(picture: Image.Image, width: int, height: int) -> Image.Image:
     if factor > 1:
         picture = picture.reduce(factor)
     size = (max(round(picture.width * scale * factor), 1), max(round(picture.height * scale * factor), 1))
-    return picture.resize(size, Image.Resampling.BICUBIC)
+    return picture.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
 
 
 def short_title(title: str, max_words: int = 7) -> str:
     """A title as a thumbnail says it: the name before a colon ("S2ORC"), else its first words."""
-    head, sep, _ = title.partition(":")
-    if sep and 1 <= len(head.split()) <= max_words:
-        return head.strip()
+    found = re.match(r"^(.+?)(:|\?)\s", title + " ")
+    if found and 1 <= len(found.group(1).split()) <= max_words:
+        return found.group(1).strip() + ("?" if found.group(2) == "?" else "")
     words = title.split()
     return " ".join(words[:max_words]) + (ELLIPSIS if len(words) > max_words else "")
 

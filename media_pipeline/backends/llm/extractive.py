@@ -109,6 +109,12 @@ _LEADING_VERBS = frozenset(
 )
 
 
+_PAPERCAST_SAYS = re.compile(
+    r"^(?:This is an explainer of|First, here is|(?:First|Next), (?:we|the paper|the authors)|Now we come|"
+    r"Finally, here is)\b"
+)
+
+
 def key_phrases(text: str, limit: int = 3) -> list[str]:
     """Up to `limit` short phrases a slide can show for a scene: runs of two to five content words from its
     narration (a number with what it counts, a name, a noun phrase, "of" allowed inside), the most telling
@@ -131,6 +137,8 @@ def key_phrases(text: str, limit: int = 3) -> list[str]:
         candidates[phrase] = (score, len(candidates))
 
     for sentence in _SENTENCE.split(" ".join(text.split())):
+        if _PAPERCAST_SAYS.match(sentence):
+            continue  # the opening and the bridges papercast adds say nothing a slide should show
         tokens = _TOKEN.findall(sentence)
         run: list[str] = []
         for i, token in enumerate([*tokens, ""]):
