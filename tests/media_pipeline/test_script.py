@@ -322,3 +322,22 @@ def test_a_proposed_chapter_title_is_used_only_when_it_reads_as_one(proposed: An
     from media_pipeline.backends.llm.script import chapter_title
 
     assert chapter_title(proposed) == kept
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        # S2ORC and LongEval print bold run-in headings that the text layer glues to the sentence.
+        ("Selecting PDFs We remove PDFs which are less likely to be academic papers.",
+         "We remove PDFs which are less likely to be academic papers."),
+        ("Collecting FINE annotations: For both SQuALITY and PubMed, we collect annotations.",
+         "For both SQuALITY and PubMed, we collect annotations."),
+        # Sentences that only look like it stay whole.
+        ("We evaluate on The Pile dataset.", "We evaluate on The Pile dataset."),
+        ("In Figure 4 we plot the correlation.", "In Figure 4 we plot the correlation."),
+    ],
+)  # fmt: skip
+def test_a_run_in_heading_glued_to_a_sentence_is_not_read_aloud(written: str, said: str) -> None:
+    from media_pipeline.backends.llm.script import without_run_in
+
+    assert without_run_in(written) == said

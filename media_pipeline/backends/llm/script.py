@@ -213,6 +213,24 @@ def _readable(sentence: str) -> bool:
     )
 
 
+# A bold run-in heading the paper prints at a paragraph's start ("Selecting PDFs We remove ...", "Collecting
+# FINE annotations: For both ..."): a few words, then a sentence that begins again with a capital.
+_RUN_IN = re.compile(
+    r"^[A-Z][\w/’'-]*(?:\s+[\w/’'-]+){0,4}?[:.]?\s+(?=(?:We|Our|In|The|This|These|For|To|Each|All|Here|Using)\s)"
+)
+
+
+def without_run_in(sentence: str) -> str:
+    """The sentence without a run-in heading glued to its start."""
+    found = _RUN_IN.match(sentence)
+    if found is None or re.search(r"[,;]", found.group(0)):
+        return sentence
+    # A heading names a topic: no "we", "on", "the" in it ("We evaluate on The Pile" is a sentence).
+    if any(word.lower() in STOPWORDS for word in re.findall(r"[\w’'-]+", found.group(0))):
+        return sentence
+    return sentence[found.end() :]
+
+
 # A sentence about the paper's layout ("The rest of this paper is organized as follows", "See Section 4")
 # tells a listener nothing.
 _SIGNPOST = re.compile(
@@ -290,7 +308,7 @@ class ExtractiveScriptWriter:
         for p_index, paragraph in enumerate(section.paragraphs):
             previous = -1
             for s_index, raw in enumerate(split_sentences(paragraph.text)):
-                sentence = clean_for_listener(raw)
+                sentence = without_run_in(clean_for_listener(raw))
                 if not _readable(sentence):
                     previous = -1  # what it would lean on cannot be said
                     continue
