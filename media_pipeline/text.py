@@ -518,7 +518,7 @@ _SYMBOLS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\s*×\s*(?=\d)", " times "),
         (r"(?<=\d)\s*x\s*(?=\d)", " by "),
         (r"\s*&\s*", " and "),
-        (r"°C\b", " degrees Celsius"),
+        (r"[°˚]C\b", " degrees Celsius"),  # ˚ (a ring accent) stands in for the degree sign in some PDFs
         (r"°", " degrees"),
         (r"\bμs\b|\bus\b(?=\W*$)", " microseconds"),
         (r"(?<=\d)\s*ms\b", " milliseconds"),

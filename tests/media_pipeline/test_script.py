@@ -341,3 +341,29 @@ def test_a_run_in_heading_glued_to_a_sentence_is_not_read_aloud(written: str, sa
     from media_pipeline.backends.llm.script import without_run_in
 
     assert without_run_in(written) == said
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Met in the corpus: not sentences a listener should hear.
+        'Example 1 (Sparsity and elementwise "1-norm).',
+        "I. Statistical: uses one or more statistical models for predicting mention spans.",
+        "Since by definition of scenario 3 T i + 1.",
+        "Figure 3 Grand Average ERPs at electrode Cz for all types of feedback.",
+        "Selecting PDFs which are less likely to be academic papers",
+        "The rest of this paper is organized as follows.",
+        "Contact us at someone@example.org for the data.",
+    ],
+)
+def test_the_offline_script_leaves_out_what_is_not_a_sentence(text: str) -> None:
+    from media_pipeline.backends.llm.script import _readable
+
+    assert not _readable(text)
+
+
+def test_the_offline_script_keeps_ordinary_sentences() -> None:
+    from media_pipeline.backends.llm.script import _readable
+
+    assert _readable("All cars start their routes at the same time.")
+    assert _readable("In Figure 3 we show how long the swarm takes to decide.")

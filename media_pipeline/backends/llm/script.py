@@ -210,7 +210,17 @@ def _readable(sentence: str) -> bool:
         and not re.search(r"[=∑∫∂√^_{}\\@]|https?://|www\.|doi:|\w-$", sentence.rstrip(".!?"))
         and re.search(r"[.!?][\"”’)]?$", sentence) is not None
         and not _SIGNPOST.search(sentence)
+        and not _NOT_A_SENTENCE.match(sentence)
+        and sum(1 for w in words if len(w) == 1 and w.isalpha() and w not in "aAI") < 2  # "T i + 1": math
     )
+
+
+# Text that reads like a sentence but is not one: a caption set without a colon ("Figure 3 Grand Average
+# ERPs at ..."), a numbered list item ("I. Statistical: uses ..."), a theorem's head ("Example 1 (Sparsity").
+_NOT_A_SENTENCE = re.compile(
+    r"^(?:(?:Fig(?:ure)?s?\.?|Table|TABLE)\s*[\dIVX]+[.:]?\s+[A-Z]|(?:[IVX]+|\d{1,2}|[a-z])[.)]\s|"
+    r"(?:Example|Definition|Theorem|Lemma|Corollary|Proposition|Remark|Claim|Proof)\s+\d)"
+)
 
 
 # A bold run-in heading the paper prints at a paragraph's start ("Selecting PDFs We remove ...", "Collecting
