@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count, Prefetch, QuerySet, Sum
 from django.http import HttpRequest
 from django.utils.html import format_html_join
@@ -22,6 +23,9 @@ from projects import access, services
 from projects.admin import ProjectScopedAdmin
 from projects.identifiers import parse_arxiv_id
 from projects.models import Paper, SourceKind
+from projects.uploads import stored_upload_name
+
+UPLOAD_KINDS = {SourceKind.TEXT: "text", SourceKind.AUDIO: "audio", SourceKind.PDF: "pdf", SourceKind.ARXIV: "pdf"}
 
 
 class PaperForm(forms.ModelForm):
@@ -51,6 +55,13 @@ class PaperForm(forms.ModelForm):
             services.check_upload_size(getattr(data.get("source_file"), "size", None))
         except ValidationError as exc:
             self.add_error("source_file", exc.messages[0])
+        upload = data.get("source_file")
+        if isinstance(upload, UploadedFile) and kind in UPLOAD_KINDS:
+            # Stored under a suffix from the allowlist for the kind, never the one the user gave.
+            try:
+                upload.name = stored_upload_name(UPLOAD_KINDS[kind], upload, upload.name or "")
+            except ValidationError as exc:
+                self.add_error("source_file", exc.messages[0])
         return data
 
 

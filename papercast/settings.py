@@ -59,6 +59,24 @@ ALLOWED_HOSTS = env_list("PAPERCAST_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "
 CSRF_TRUSTED_ORIGINS = env_list("PAPERCAST_CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("PAPERCAST_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
+# --- HTTPS ------------------------------------------------------------------------------------------------
+# An https site URL means a TLS proxy in front: everything below defaults to on then, and each can be
+# turned off on its own. The proxy must set X-Forwarded-Proto itself, replacing any value a client sent;
+# without the header trusted, Django sees every request as http, and the redirect would loop.
+_https_site = SITE_URL.lower().startswith("https://")
+if env_bool("PAPERCAST_TRUST_FORWARDED_PROTO", _https_site):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("PAPERCAST_SSL_REDIRECT", _https_site)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("PAPERCAST_SECURE_COOKIES", _https_site)
+SECURE_HSTS_SECONDS = env_int("PAPERCAST_HSTS_SECONDS", 31_536_000 if _https_site else 0, minimum=0)
+# Covers the site's own subdomains only (*.papercast.example.org), unless the site URL is a bare domain.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("PAPERCAST_HSTS_INCLUDE_SUBDOMAINS", _https_site)
+SECURE_HSTS_PRELOAD = env_bool("PAPERCAST_HSTS_PRELOAD", False)
+if not SECURE_HSTS_PRELOAD:
+    # Joining the browsers' preload list is the operator's decision (PAPERCAST_HSTS_PRELOAD), not an
+    # oversight `check --deploy` should report on every deployment.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -219,6 +237,9 @@ PAPERCAST_TRANSCRIBER = env_choice(
     "PAPERCAST_TRANSCRIBER", "whisper-timestamped", ["whisper-timestamped", "faster-whisper"]
 )
 PAPERCAST_WHISPER_MODEL = env_str("PAPERCAST_WHISPER_MODEL", "base.en")
+# The models a project may choose, by name (projects.installed): names or paths, each chosen by its file
+# name without .pt. Empty: the configured model only. Paths are for the operator, never a project's field.
+PAPERCAST_WHISPER_MODELS = env_list("PAPERCAST_WHISPER_MODELS", [])
 # faster-whisper (CTranslate2) models: a name, or the path of a converted model directory.
 PAPERCAST_FASTER_WHISPER_MODEL = env_str("PAPERCAST_FASTER_WHISPER_MODEL", "base.en")
 PAPERCAST_FASTER_WHISPER_COMPUTE_TYPE = env_str("PAPERCAST_FASTER_WHISPER_COMPUTE_TYPE", "default")
@@ -250,6 +271,15 @@ PAPERCAST_TTS_API_KEY = env_optional_str("PAPERCAST_TTS_API_KEY")
 PAPERCAST_TTS_READ_TIMEOUT = env_float("PAPERCAST_TTS_READ_TIMEOUT", 120.0, minimum=1.0)
 PAPERCAST_PIPER_VOICE = env_str("PAPERCAST_PIPER_VOICE", "en_US-joe-medium")
 PAPERCAST_PIPER_VOICES_DIR = env_path("PAPERCAST_PIPER_VOICES_DIR", DATA_DIR / "voices", base=BASE_DIR)
+# The voices a project may choose, by name; empty: the .onnx voices in the voices dir (of the machine that
+# checks: list them here when the web machines have no voices of their own).
+PAPERCAST_PIPER_VOICES = env_list("PAPERCAST_PIPER_VOICES", [])
+for _voice in PAPERCAST_PIPER_VOICES:
+    if "/" in _voice or "\\" in _voice or ".." in _voice or _voice.endswith(".onnx"):
+        raise ImproperlyConfigured(
+            f"PAPERCAST_PIPER_VOICES: {_voice!r} is not a voice name (a .onnx file in PAPERCAST_PIPER_VOICES_DIR, "
+            "without .onnx)."
+        )
 PAPERCAST_LLM_BACKEND = env_choice("PAPERCAST_LLM_BACKEND", "extractive", ["extractive", "ollama", "openai"])
 # Ollama: the server's root (http://host:11434). OpenAI-compatible: the API base including /v1.
 PAPERCAST_LLM_URL = env_str(

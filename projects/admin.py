@@ -11,14 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponseRedirect
 
-from projects import access
+from projects import access, installed
 from projects.models import Membership, Paper, Project
+from projects.uploads import stored_upload_name
 
 
 class ProjectScopedAdmin(admin.ModelAdmin):
@@ -110,9 +114,51 @@ class MembershipInline(admin.TabularInline):
         return obj is not None and access.can_view(request.user, obj.pk)
 
 
+class ProjectForm(forms.ModelForm):
+    """The admin builds the model form from this (its fields are the admin's).
+
+    A project's piper voice and whisper model name one the operator installed (projects.installed): the
+    workers' files are named only in the operator's settings, never by an editor.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        offered = {
+            "whisper_model": sorted(installed.whisper_model_choices()),
+            "tts_voice": installed.piper_voice_choices() if settings.PAPERCAST_TTS_BACKEND == "piper" else [],
+        }
+        for name, choices in offered.items():
+            if name in self.fields and choices:
+                self.fields[name].help_text += f" Installed: {', '.join(choices)}."
+
+    def clean_whisper_model(self) -> str:
+        model = str(self.cleaned_data.get("whisper_model") or "")
+        problem = installed.whisper_model_problem(model) if model else None
+        if problem is not None:
+            raise forms.ValidationError(problem, code="not_installed")
+        return model
+
+    def clean_tts_voice(self) -> str:
+        voice = str(self.cleaned_data.get("tts_voice") or "")
+        # espeak-ng and speech servers check their own voice names; piper's are files on the workers.
+        if voice and settings.PAPERCAST_TTS_BACKEND == "piper":
+            problem = installed.piper_voice_problem(voice)
+            if problem is not None:
+                raise forms.ValidationError(problem, code="not_installed")
+        return voice
+
+    def clean_music(self) -> Any:
+        music = self.cleaned_data.get("music")
+        if isinstance(music, UploadedFile):
+            # Stored under the suffix of its verified audio format, never the one the user gave.
+            music.name = stored_upload_name("music", music, music.name or "")
+        return music
+
+
 @admin.register(Project)
 class ProjectAdmin(ProjectScopedAdmin):
     project_field = ""
+    form = ProjectForm
     list_display = ["name", "slug", "video_width", "video_height", "max_scene_seconds", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}

@@ -10,11 +10,12 @@ changes only through media_pipeline.curation and media_pipeline.publishing, and 
 from __future__ import annotations
 
 import uuid
-from pathlib import PurePath
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+
+from projects.uploads import PDF_SUFFIX, UNKNOWN_SUFFIX, stored_audio_suffix, stored_text_suffix
 
 
 class ImageSampler(models.TextChoices):
@@ -40,9 +41,8 @@ def default_max_scene_seconds() -> float:
 
 
 def music_upload_to(instance: Project, filename: str) -> str:
-    suffix = PurePath(filename).suffix.lower()
-    suffix = suffix if suffix.isascii() and suffix[1:].isalnum() and len(suffix) <= 6 else ""
-    return f"projects/{instance.pk or 0}/sources/music-{uuid.uuid4().hex}{suffix}"
+    # Only an allowlisted audio suffix is ever stored (projects.uploads): /media/ serves from our origin.
+    return f"projects/{instance.pk or 0}/sources/music-{uuid.uuid4().hex}{stored_audio_suffix(filename)}"
 
 
 class Project(models.Model):
@@ -51,7 +51,9 @@ class Project(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
     whisper_model = models.CharField(
-        max_length=500, blank=True, help_text="Whisper model name or checkpoint path; empty uses the server default."
+        max_length=500,
+        blank=True,
+        help_text="Whisper model: the name of one the operator installed for projects; empty uses the server default.",
     )
     llm_model = models.CharField(max_length=200, blank=True, help_text="LLM model; empty uses the server default.")
     image_style = models.CharField(
@@ -128,7 +130,10 @@ class Project(models.Model):
     tts_voice = models.CharField(
         max_length=500,
         blank=True,
-        help_text="Voice: a piper voice name or .onnx path, or the speech server's voice; empty: the server default.",
+        help_text=(
+            "Voice: the name of a piper voice the operator installed, or the speech server's voice; "
+            "empty: the server default."
+        ),
     )
     tts_rate = models.FloatField(
         default=1.0,
@@ -239,10 +244,16 @@ class CurationStatus(models.TextChoices):
 
 
 def paper_upload_to(instance: Paper, filename: str) -> str:
-    # The user's file name never reaches the storage key: it could hold anything.
-    suffix = PurePath(filename).suffix.lower()
-    if not suffix.isascii() or not suffix[1:].isalnum() or len(suffix) > 8:
-        suffix = ".bin"
+    # The user's file name never reaches the storage key: it could hold anything. The suffix comes from the
+    # allowlist for the paper's kind (projects.uploads), since /media/ serves these files from our origin.
+    if instance.source_kind in (SourceKind.PDF, SourceKind.ARXIV):
+        suffix = PDF_SUFFIX
+    elif instance.source_kind == SourceKind.TEXT:
+        suffix = stored_text_suffix(filename)
+    elif instance.source_kind == SourceKind.AUDIO:
+        suffix = stored_audio_suffix(filename)
+    else:
+        suffix = UNKNOWN_SUFFIX
     return f"projects/{instance.project_id}/sources/{uuid.uuid4().hex}{suffix}"
 
 

@@ -2,8 +2,9 @@
 
 Creating a paper stores what the user handed in exactly as given (bytes included) and validates nothing
 that a stage can report better: a text file that is not UTF-8, or audio that is not audio, becomes a failed
-StageRun that says what is wrong, and the upload is kept. Only what must never be stored at all (an upload
-over the size limit) is refused here.
+StageRun that says what is wrong, and the upload is kept. Only what must never be stored at all is refused
+here: an upload over the size limit, and a file whose kind and name allow no safe stored suffix (a text
+paper that is not .txt or .md, audio that is neither an allowed format nor so named; see projects.uploads).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.utils.text import slugify
 
 from projects.identifiers import parse_arxiv_id
 from projects.models import Membership, Paper, Project, Role, SourceKind
+from projects.uploads import stored_upload_name
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -86,7 +88,8 @@ def paper_create_from_text(
     created_by: User | None = None,
     description: str = "",
 ) -> Paper:
-    """A paper to narrate, from typed text or an uploaded text file (stored as given). Not idempotent."""
+    """A paper to narrate, from typed text or an uploaded .txt or .md file (its bytes stored as given). Not
+    idempotent."""
     if (text is None and file is None) or (text is not None and file is not None):
         raise ValueError("Give either text or file.")
     paper = Paper(
@@ -104,10 +107,11 @@ def paper_create_from_text(
         raise ValueError("Give either text or file.")
     django_file = File(file, name=filename)
     check_upload_size(django_file.size)
+    stored_name = stored_upload_name("text", file, filename)
     paper.source_filename = filename[:300]
     # Saving the file first and the row second could orphan a file; the reverse could orphan a row
     # with no file. A row without its file is worse, so the file goes first.
-    paper.source_file.save(filename, django_file, save=False)
+    paper.source_file.save(stored_name, django_file, save=False)
     paper.save()
     return paper
 
@@ -123,10 +127,12 @@ def paper_create_from_audio(
 ) -> Paper:
     """A paper from narration that already exists (a podcast, a NotebookLM overview). Not idempotent.
 
-    The upload is the narration: the transcribe stage probes it and reports anything that is not audio.
+    The upload is the narration: the transcribe stage probes it and reports anything that is not audio. It is
+    refused here (ValidationError) only when neither its first bytes nor its name show an allowed audio format.
     """
     django_file = File(file, name=filename)
     check_upload_size(django_file.size)
+    stored_name = stored_upload_name("audio", file, filename)
     paper = Paper(
         project=project,
         title=_clean_title(title),
@@ -135,7 +141,7 @@ def paper_create_from_audio(
         created_by=created_by,
         description=description.strip(),
     )
-    paper.source_file.save(filename, django_file, save=False)
+    paper.source_file.save(stored_name, django_file, save=False)
     paper.save()
     return paper
 
@@ -180,7 +186,7 @@ def paper_create_from_pdf(
         description=description, script_minutes=script_minutes,
     )  # fmt: skip
     paper.source_filename = filename[:300]
-    paper.source_file.save(filename, django_file, save=False)
+    paper.source_file.save(stored_upload_name("pdf", file, filename), django_file, save=False)
     paper.save()
     return paper
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from rest_framework.request import Request
 
 from media_pipeline.models import Video
+from papercast.api.links import absolute_url
 
 CONTENT_TYPES = {
     "video": "video/mp4",
@@ -57,7 +58,7 @@ def file_links(request: Request, video: Video) -> dict[str, Any]:
             continue
         size = video.file_size if kind == "video" and video.file_size else None
         if is_local(field.storage):
-            url = request.build_absolute_uri(reverse("api:video-download", args=[video.pk, kind]))
+            url = absolute_url(request, reverse("api:video-download", args=[video.pk, kind]))
             if size is None:
                 size = field.storage.size(str(field.name))
             links[kind] = {

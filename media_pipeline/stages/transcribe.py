@@ -27,7 +27,7 @@ from django.db import transaction
 from media_pipeline.backends import ffmpeg
 from media_pipeline.backends.asr import SAMPLE_RATE, AsrOptions, SegmentResult, WordResult, as_float32
 from media_pipeline.backends.errors import BackendError, PermanentError
-from media_pipeline.backends.transcribers import get_engine
+from media_pipeline.backends.transcribers import get_engine, project_model
 from media_pipeline.backends.whisper import resolve_device
 from media_pipeline.files import file_sha256, local_path, private_tempdir
 from media_pipeline.fingerprint import fingerprint, sha256_text
@@ -37,6 +37,7 @@ from media_pipeline.stages import ProgressFn, StageResult
 from media_pipeline.stages.align import HeardWord, align_to_script
 from media_pipeline.stages.guard import guard_counts, hallucination
 from media_pipeline.stages.pieces import plan_pieces
+from projects.installed import configured_whisper_model
 from projects.models import Paper, SourceKind
 
 VERSION = "transcribe-2"
@@ -46,10 +47,8 @@ logger = logging.getLogger(__name__)
 
 def model_for(paper: Paper) -> str:
     if paper.project.whisper_model:
-        return paper.project.whisper_model
-    if settings.PAPERCAST_TRANSCRIBER == "faster-whisper":
-        return settings.PAPERCAST_FASTER_WHISPER_MODEL
-    return settings.PAPERCAST_WHISPER_MODEL
+        return project_model(paper.project.whisper_model)
+    return configured_whisper_model()
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,22 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
 
+from papercast.api.links import secure_link
+
 
 class Pagination(PageNumberPagination):
     page_size = settings.PAPERCAST_API_PAGE_SIZE
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    # The page links DRF builds from the request, in https for an https site (papercast.api.links).
+    def get_next_link(self) -> str | None:
+        link = super().get_next_link()
+        return link if link is None or self.request is None else secure_link(self.request, link)
+
+    def get_previous_link(self) -> str | None:
+        link = super().get_previous_link()
+        return link if link is None or self.request is None else secure_link(self.request, link)
 
 
 # Rates are read from settings on every request (not frozen at import), so a deployment and a test set them.

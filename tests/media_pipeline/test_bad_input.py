@@ -90,7 +90,10 @@ def test_it_rejects_files_that_are_not_audio(
 
 def test_it_rejects_a_video_container_format_outside_the_allowlist(project: Project, tmp_dir: Path) -> None:
     path = make_tone(tmp_dir / "talk.avi", 1, fmt="avi")
-    paper = make_audio_paper(project, path)
+    with pytest.raises(ValidationError, match="not audio in a format papercast accepts"):
+        make_audio_paper(project, path)  # neither its bytes nor its name are an allowed format: refused at once
+    # Named as allowed audio, it is stored, and the transcribe stage's probe refuses the container.
+    paper = make_audio_paper(project, path.rename(tmp_dir / "talk.mp3"))
     run_inline(paper)
     assert "not audio in a format papercast accepts" in _only_failure(paper).error
 

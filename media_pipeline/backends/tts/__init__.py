@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from django.conf import settings
 
 from media_pipeline.backends.errors import PermanentError
+from projects.installed import piper_voice_problem
 
 if TYPE_CHECKING:
     from projects.models import Project
@@ -47,6 +48,12 @@ def get_speaker(project: Project | None = None) -> Speaker:
         return EspeakSpeaker(voice or settings.PAPERCAST_ESPEAK_VOICE, rate=rate)
     from media_pipeline.backends.tts.piper import PiperSpeaker, resolve_voice
 
+    if voice:
+        # A project names one of the operator's voices; only the operator's own setting may be a path. Refused
+        # outright (no espeak fallback), with the form's message, whatever exists on the worker's disk.
+        problem = piper_voice_problem(voice)
+        if problem is not None:
+            raise PermanentError(problem)
     speaker = PiperSpeaker(
         voice or settings.PAPERCAST_PIPER_VOICE, voices_dir=settings.PAPERCAST_PIPER_VOICES_DIR, rate=rate
     )
