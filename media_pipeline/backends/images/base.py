@@ -101,3 +101,20 @@ class ImageGenerator(Protocol):
         ...
 
     def generate(self, request: ImageRequest) -> ImageResult: ...
+
+
+class LocalRenderer:
+    """What papercast's own drawing backends share: no server, an identity from their version and font."""
+
+    name = ""
+    version = ""
+
+    def __init__(self, font_path: str | None = None) -> None:
+        self.font_path = font_path
+
+    @property
+    def server(self) -> str:
+        return ""
+
+    def identity(self) -> str:
+        return f"{self.name}:{self.version}:{self.font_path or 'default'}"

@@ -25,7 +25,7 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from media_pipeline.backends.errors import PermanentError
-from media_pipeline.backends.images.base import ImageRequest, ImageResult, SlideSpec
+from media_pipeline.backends.images.base import ImageRequest, ImageResult, LocalRenderer, SlideSpec
 
 VERSION = "slides-1"
 FontType = ImageFont.FreeTypeFont | ImageFont.ImageFont
@@ -193,18 +193,9 @@ def _draw_lines(
     return y
 
 
-class SlideRenderer:
+class SlideRenderer(LocalRenderer):
     name = "slides"
-
-    def __init__(self, font_path: str | None = None) -> None:
-        self.font_path = font_path
-
-    @property
-    def server(self) -> str:
-        return ""
-
-    def identity(self) -> str:
-        return f"{self.name}:{VERSION}:{self.font_path or 'default'}"
+    version = VERSION
 
     def generate(self, request: ImageRequest) -> ImageResult:
         spec = request.slide or SlideSpec(

@@ -15,7 +15,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from media_pipeline.backends.errors import PermanentError
-from media_pipeline.backends.images.base import ImageRequest, ImageResult
+from media_pipeline.backends.images.base import ImageRequest, ImageResult, LocalRenderer
 
 VERSION = "titlecard-1"
 _FONT_CANDIDATES = (
@@ -67,18 +67,9 @@ def wrap_text(draw: ImageDraw.ImageDraw, text: str, font: FontType, max_width: i
     return lines
 
 
-class TitleCardRenderer:
+class TitleCardRenderer(LocalRenderer):
     name = "titlecard"
-
-    def __init__(self, font_path: str | None = None) -> None:
-        self.font_path = font_path
-
-    @property
-    def server(self) -> str:
-        return ""
-
-    def identity(self) -> str:
-        return f"{self.name}:{VERSION}:{self.font_path or 'default'}"
+    version = VERSION
 
     def generate(self, request: ImageRequest) -> ImageResult:
         width, height = request.width, request.height
