@@ -276,6 +276,12 @@ def section_starts(paper: Paper) -> list[tuple[float, str]]:
     return starts
 
 
+def section_at(sections: list[tuple[float, str]], start: float) -> str:
+    """The section being spoken at `start` (a scene's start), from section_starts; "" before the first."""
+    current = [title for at, title in sections if at - SECTION_SLACK <= start + 0.05]
+    return current[-1] if current else ""
+
+
 def document_current(paper: Paper) -> PaperDocument | None:
     return PaperDocument.objects.filter(paper=paper).order_by("-created_at", "-id").first()
 
@@ -286,12 +292,7 @@ def script_current(paper: Paper) -> Script | None:
 
 def figures_of(paper: Paper) -> dict[int, Figure]:
     """The current document's numbered figures by number."""
-    document = document_current(paper)
-    if document is None:
-        return {}
-    rows = Figure.objects.filter(document=document, number__isnull=False).exclude(kind=FigureKind.TABLE)
-    rows = rows.order_by("page", "id")
-    return {int(f.number): f for f in rows if f.number is not None}
+    return {int(f.number): f for f in visuals_of(paper) if f.kind != FigureKind.TABLE and f.number is not None}
 
 
 def visuals_of(paper: Paper) -> list[Figure]:

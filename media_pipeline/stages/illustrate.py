@@ -35,16 +35,17 @@ from media_pipeline.backends.errors import PermanentError
 from media_pipeline.backends.images import ImageGenerator, ImageRequest, ImageResult, get_image_generator
 from media_pipeline.backends.images.base import SlideSpec
 from media_pipeline.backends.images.png import NotPNG, verify_png, with_text
+from media_pipeline.backends.images.slides import theme_key
 from media_pipeline.backends.llm.extractive import key_phrases
 from media_pipeline.files import delete_quietly, generated_name, paper_folder
 from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import FIGURE_BACKEND, Chunk, Figure, FigureKind, Image, Stage
 from media_pipeline.selectors import (
-    SECTION_SLACK,
     SceneSource,
     document_current,
     figures_of,
     scene_sources,
+    section_at,
     section_starts,
     visuals_of,
 )
@@ -130,7 +131,7 @@ def _slide_plan(paper: Paper, chunks: list[Chunk], sources: dict[int, SceneSourc
     document = document_current(paper)
     visuals = _assign_visuals(chunks, sources, visuals_of(paper))
     sections = section_starts(paper)
-    theme = f"project:{paper.project_id}"
+    theme = theme_key(paper.project_id)
     count = len(chunks)
     plan: dict[int, SlideSpec] = {}
     recent: list[str] = []  # the key phrases of the last few slides
@@ -147,7 +148,7 @@ def _slide_plan(paper: Paper, chunks: list[Chunk], sources: dict[int, SceneSourc
                 counter=counter,
             )
             continue
-        header = _section_at(sections, chunk.start)
+        header = section_at(sections, chunk.start)
         visual = visuals.get(chunk.index)
         if visual is not None:
             with visual.file.open("rb") as handle:
@@ -210,11 +211,6 @@ def _assign_visuals(chunks: list[Chunk], sources: dict[int, SceneSource], visual
                 room -= 1
                 break
     return assigned
-
-
-def _section_at(sections: list[tuple[float, str]], start: float) -> str:
-    current = [title for at, title in sections if at - SECTION_SLACK <= start + 0.05]
-    return current[-1] if current else ""
 
 
 def _authors_line(authors: list[str], shown: int = 6) -> str:

@@ -34,20 +34,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.conf import settings
 from PIL import Image as PILImage
 from PIL import ImageOps
 
 from media_pipeline.backends import ffmpeg
 from media_pipeline.backends.errors import PermanentError
-from media_pipeline.backends.images.slides import render_thumbnail
+from media_pipeline.backends.images.slides import render_thumbnail, theme_key
 from media_pipeline.files import delete_quietly, file_sha256, local_path, paper_folder, private_tempdir, save_file
 from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import FIGURE_BACKEND, Chunk, Image, Stage, Transcription, Video
 from media_pipeline.selectors import (
-    SECTION_SLACK,
     figures_of,
     narration_file,
     scene_sources,
+    section_at,
     section_starts,
     transcription_required,
 )
@@ -237,7 +238,9 @@ def _write_companions(
         with PILImage.open(originals[chosen]) as source:
             picture = ImageOps.fit(source.convert("RGB"), THUMBNAIL_SIZE, method=PILImage.Resampling.LANCZOS)
     else:
-        picture = render_thumbnail(paper.title, f"project:{paper.project_id}", _telling_figure(paper))
+        picture = render_thumbnail(
+            paper.title, theme_key(paper.project_id), _telling_figure(paper), font_path=settings.PAPERCAST_FONT
+        )
     _save_thumbnail(picture, job.tmp / "thumbnail.jpg")
     return build_chapters(chapter_marks(paper, chunks), duration)
 
@@ -278,8 +281,7 @@ def chapter_marks(paper: Paper, chunks: list[Chunk]) -> list[tuple[float, str]]:
     marks: list[tuple[float, str]] = []
     for chunk in chunks:
         # The section being spoken when the scene begins (a scene never spans a section's start).
-        current = [title for start, title in sections if start - SECTION_SLACK <= chunk.start + 0.05]
-        title = current[-1] if current else sections[0][1]
+        title = section_at(sections, chunk.start) or sections[0][1]
         if not marks or marks[-1][1] != title:
             marks.append((chunk.start, title))
     return marks

@@ -179,3 +179,16 @@ def test_offline_key_phrases_name_what_a_scene_is_about_without_repeating_its_se
     assert any("million" in p for p in phrases)  # a number with what it counts
     assert all(2 <= len(p.split()) <= 5 or p.isupper() for p in phrases)
     assert all(p.lower() not in {s.lower().rstrip(".") for s in scene.split(". ")} for p in phrases)
+
+
+def test_key_phrases_skip_every_sentence_papercast_adds_to_the_narration() -> None:
+    """The bridges and the opening are written in backends/llm/script.py; key phrases must know them all."""
+    from media_pipeline.backends.llm.extractive import _PAPERCAST_SAYS
+    from media_pipeline.backends.llm.script import _ROLES, ScriptSource, opening, transition
+    from media_pipeline.backends.tts.pace import assumed
+
+    said = [words for _, words in _ROLES] + [transition(words.split()[0], 0) for _, words in _ROLES]
+    said += [transition("Processing PDFs", 1), transition("Processing PDFs", 0), transition("RQ1: Does it work?", 1)]
+    source = ScriptSource("T", ("A B",), "", (), 60.0, assumed(150.0, 0.3, 0.7, "x"))
+    said.append(opening(source).text)
+    assert all(_PAPERCAST_SAYS.match(sentence) for sentence in said), [s for s in said if not _PAPERCAST_SAYS.match(s)]

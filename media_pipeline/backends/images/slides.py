@@ -53,10 +53,14 @@ ELLIPSIS = "…"
 @dataclass(frozen=True)
 class Theme:
     background: tuple[int, int, int]
-    panel: tuple[int, int, int]
     accent: tuple[int, int, int]
     text: tuple[int, int, int]
     muted: tuple[int, int, int]
+
+
+def theme_key(project_id: int | None) -> str:
+    """The key of a project's theme: its slides and its thumbnail share their colours."""
+    return f"project:{project_id}"
 
 
 def theme_for(key: str) -> Theme:
@@ -69,7 +73,6 @@ def theme_for(key: str) -> Theme:
 
     return Theme(
         background=rgb(hue, 0.45, 0.16),
-        panel=rgb(hue, 0.35, 0.23),
         accent=rgb(hue + 0.08, 0.55, 0.95),
         text=(246, 246, 242),
         muted=rgb(hue, 0.12, 0.78),
@@ -110,13 +113,9 @@ class Fitted:
         return self.line_height * len(self.lines)
 
 
-def _wrap(draw: ImageDraw.ImageDraw, text: str, face: FontType, width: int) -> list[str]:
-    """Lines no wider than `width`; a word wider than a line is broken by characters (CJK has no spaces)."""
-    return _wrapped(draw, text, face, width)[0]
-
-
 def _wrapped(draw: ImageDraw.ImageDraw, text: str, face: FontType, width: int) -> tuple[list[str], bool]:
-    """The lines, and whether a word (not CJK text) had to be broken inside to fit."""
+    """Lines no wider than `width`, and whether a word (not CJK text, which has no spaces) had to be broken
+    inside to fit."""
     broke = False
     lines: list[str] = []
     current = ""
@@ -183,12 +182,9 @@ def fit_text(
         current = max(min_size, round(current * 0.92))
 
 
-def _draw_lines(
-    draw: ImageDraw.ImageDraw, fitted: Fitted, x: int, y: int, fill: tuple[int, int, int], *, centre: int = 0
-) -> int:
+def _draw_lines(draw: ImageDraw.ImageDraw, fitted: Fitted, x: int, y: int, fill: tuple[int, int, int]) -> int:
     for line in fitted.lines:
-        left = x if not centre else round(x + (centre - draw.textlength(line, font=fitted.font)) / 2)
-        draw.text((left, y), line, font=fitted.font, fill=fill)
+        draw.text((x, y), line, font=fitted.font, fill=fill)
         y += fitted.line_height
     return y
 
@@ -246,10 +242,6 @@ class _Canvas:
         if fitted.cut:
             self.shortened.append(text)
         return fitted
-
-
-def render_slide(spec: SlideSpec, width: int, height: int, *, font_path: str | None = None) -> Image.Image:
-    return draw_slide(spec, width, height, font_path=font_path)[0]
 
 
 def draw_slide(
@@ -383,24 +375,31 @@ def _figure(canvas: _Canvas, spec: SlideSpec, area: tuple[int, int, int, int]) -
         y = _draw_lines(draw, caption, left, y + round(unit * 0.01), theme.muted)
     y += round(unit * 0.03)
     try:
-        with Image.open(io.BytesIO(spec.figure)) as source:
-            picture = ImageOps.exif_transpose(source).convert("RGB")
+        picture = _picture(spec.figure)
     except (OSError, ValueError) as exc:
         raise PermanentError(f"{spec.figure_label or 'The figure'} could not be read as an image: {exc}") from None
-    # The figure on a white card (figures are drawn for paper), as large as the room allows.
-    pad = round(unit * 0.02)
-    box_w, box_h = width - 2 * pad, bottom - y - 2 * pad
-    if box_w < 16 or box_h < 16:
+    _card(image, draw, picture, (left, y, right, bottom), pad=round(unit * 0.02))
+
+
+def _picture(data: bytes) -> Image.Image:
+    with Image.open(io.BytesIO(data)) as source:
+        return ImageOps.exif_transpose(source).convert("RGB")
+
+
+def _card(
+    image: Image.Image, draw: ImageDraw.ImageDraw, picture: Image.Image, box: tuple[int, int, int, int], *, pad: int
+) -> None:
+    """The picture as large as `box` allows, centred on a white card (figures are drawn for paper)."""
+    left, top, right, bottom = box
+    if right - left - 2 * pad < 16 or bottom - top - 2 * pad < 16:
         return
-    picture = _scaled(picture, box_w, box_h)
-    size = picture.size
-    card_w, card_h = size[0] + 2 * pad, size[1] + 2 * pad
-    card_left = left + (width - card_w) // 2
-    card_top = y + (bottom - y - card_h) // 2
+    picture = _scaled(picture, right - left - 2 * pad, bottom - top - 2 * pad)
+    x = left + (right - left - picture.width - 2 * pad) // 2
+    y = top + (bottom - top - picture.height - 2 * pad) // 2
     draw.rounded_rectangle(
-        [card_left, card_top, card_left + card_w, card_top + card_h], radius=pad, fill=(255, 255, 255)
+        [x, y, x + picture.width + 2 * pad, y + picture.height + 2 * pad], radius=pad, fill=(255, 255, 255)
     )
-    image.paste(picture, (card_left + pad, card_top + pad))
+    image.paste(picture, (x + pad, y + pad))
 
 
 def _scaled(picture: Image.Image, width: int, height: int) -> Image.Image:
@@ -442,21 +441,12 @@ def render_thumbnail(
     text_right = width - margin
     if figure:
         try:
-            with Image.open(io.BytesIO(figure)) as source:
-                picture = ImageOps.exif_transpose(source).convert("RGB")
+            picture = _picture(figure)
         except (OSError, ValueError):
-            picture = None
+            picture = None  # a figure that cannot be read: the title alone
         if picture is not None:
             box = (round(width * 0.5), margin, width - margin, height - margin)
-            pad = round(height * 0.02)
-            bw, bh = box[2] - box[0] - 2 * pad, box[3] - box[1] - 2 * pad
-            fitted = _scaled(picture, bw, bh)
-            cx = box[0] + (box[2] - box[0] - fitted.width - 2 * pad) // 2
-            cy = box[1] + (box[3] - box[1] - fitted.height - 2 * pad) // 2
-            draw.rounded_rectangle(
-                [cx, cy, cx + fitted.width + 2 * pad, cy + fitted.height + 2 * pad], radius=pad, fill=(255, 255, 255)
-            )
-            image.paste(fitted, (cx + pad, cy + pad))
+            _card(image, draw, picture, box, pad=round(height * 0.02))
             text_right = round(width * 0.5) - margin // 2
     words = short_title(title)
     fitted_title = fit_text(
