@@ -28,6 +28,13 @@ class ImageSampler(models.TextChoices):
     DDIM = "ddim", "DDIM"
 
 
+class ImageLayout(models.TextChoices):
+    """Where an image server's picture goes in a scene (the built-in slides and title cards ignore this)."""
+
+    BESIDE = "beside", "Beside the scene's key points (title and section on the slide)"
+    FULL = "full", "The whole frame"
+
+
 class Role(models.TextChoices):
     """A member's role. owner > editor > viewer; owners manage members, editors change content."""
 
@@ -82,6 +89,13 @@ class Project(models.Model):
         choices=ImageSampler.choices,
         default=ImageSampler.DPMPP_2M_KARRAS,
         help_text="Sampler for image servers.",
+    )
+    image_layout = models.CharField(
+        max_length=10,
+        choices=ImageLayout.choices,
+        default=ImageLayout.BESIDE,
+        help_text="With an image server: the generated picture beside the scene's key points on a slide (scenes "
+        "about a figure or table show it instead), or filling the frame.",
     )
     image_candidates = models.PositiveSmallIntegerField(
         default=1,

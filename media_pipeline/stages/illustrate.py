@@ -33,9 +33,9 @@ from django.db import transaction
 
 from media_pipeline.backends.errors import PermanentError
 from media_pipeline.backends.images import ImageGenerator, ImageRequest, ImageResult, get_image_generator
-from media_pipeline.backends.images.base import SlideSpec
+from media_pipeline.backends.images.base import LocalRenderer, SlideSpec
 from media_pipeline.backends.images.png import NotPNG, verify_png, with_text
-from media_pipeline.backends.images.slides import theme_key
+from media_pipeline.backends.images.slides import SlideRenderer, slide_png, theme_key
 from media_pipeline.backends.llm.extractive import key_phrases
 from media_pipeline.files import delete_quietly, generated_name, paper_folder
 from media_pipeline.fingerprint import fingerprint
@@ -51,7 +51,7 @@ from media_pipeline.selectors import (
 )
 from media_pipeline.slots import request_slot
 from media_pipeline.stages import ProgressFn, StageResult
-from projects.models import Paper
+from projects.models import ImageLayout, Paper
 
 name = Stage.ILLUSTRATE
 
@@ -61,7 +61,9 @@ class Scene:
     chunk: Chunk
     request: ImageRequest  # seed 0: each candidate sets its own
     fingerprint: str
+    generator: ImageGenerator  # the project's backend, or the slide renderer for a figure slide
     figures: tuple[Figure, ...] = ()  # the paper's own figures its narration mentions, first one first
+    frame: tuple[int, int] | None = None  # the slide size when the generated picture sits beside the slide's text
 
 
 def scene_seed(paper: Paper, index: int, candidate: int = 0) -> int:
@@ -85,30 +87,49 @@ def _scenes(paper: Paper, generator: ImageGenerator, only: set[int] | None = Non
     project = paper.project
     width, height = project.image_size
     sources = scene_sources(paper, [(c.index, c.start) for c in chunks])
-    slides = _slide_plan(paper, chunks, sources) if generator.name == "slides" else {}
+    # An image server's picture sits beside the slide's text unless the project wants it to fill the frame.
+    beside = not isinstance(generator, LocalRenderer) and project.image_layout == ImageLayout.BESIDE
+    slides = _slide_plan(paper, chunks, sources) if generator.name == "slides" or beside else {}
     figures = figures_of(paper) if sources and not slides else {}
+    renderer: ImageGenerator = SlideRenderer(font_path=settings.PAPERCAST_FONT) if beside else generator
     out = []
     for chunk in chunks:
         if only is not None and chunk.index not in only:
             continue
         summary = chunk.summary
+        slide = slides.get(chunk.index)
+        maker, frame, size = generator, None, (width, height)
+        if beside and slide is not None:
+            if slide.kind == "figure":  # the paper's figure or table: a slide, no picture to generate
+                maker, size = renderer, (project.video_width, project.video_height)
+            else:
+                frame, size = (project.video_width, project.video_height), _panel(width, height)
         request = ImageRequest(
             prompt=summary.image_prompt,
             negative_prompt=summary.negative_prompt,
-            width=width,
-            height=height,
+            width=size[0],
+            height=size[1],
             seed=0,
             steps=project.image_steps,
             guidance=project.image_guidance,
             sampler=project.image_sampler,
             headline=summary.summary,
             caption=f"{paper.title} · {chunk.index + 1}/{len(chunks)}",
-            slide=slides.get(chunk.index),
+            slide=slide,
         )
         mentioned = sources[chunk.index].figures if chunk.index in sources else []
         shown = tuple(figures[n] for n in mentioned if n in figures)
-        out.append(Scene(chunk, request, fingerprint(generator.identity(), _described(request)), shown))
+        key = fingerprint(maker.identity(), _described(request), *([frame] if frame else []))
+        out.append(Scene(chunk, request, key, maker, shown, frame))
     return out
+
+
+def _panel(width: int, height: int) -> tuple[int, int]:
+    """The size an image server is asked for when its picture sits beside the text: a square as large as the
+    project's image size allows, at most 1024 (SDXL's own size), in multiples of 8 (what Stable Diffusion
+    models need)."""
+    side = max(min(width, height, 1024) // 8 * 8, 64)
+    return side, side
 
 
 def _described(request: ImageRequest) -> dict[str, object]:
@@ -344,7 +365,7 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
                 seeds = [scene_seed(paper, scene.chunk.index, k) for k in range(wanted)]
                 seeds = [s for s in seeds if s not in have]
             try:
-                made = [_generate(paper, scene, seed, generator) for seed in seeds]
+                made = [_generate(paper, scene, seed) for seed in seeds]
             except PermanentError as exc:
                 failed[scene.chunk.index] = str(exc)
                 Chunk.objects.filter(pk=scene.chunk.pk).update(image_error=str(exc)[:2000])
@@ -391,7 +412,7 @@ def regenerate(paper: Paper, scene_indexes: list[int], count: int, progress: Pro
     calls = 0
     for done, scene in enumerate(scenes, start=1):
         try:
-            made = [_generate(paper, scene, fresh_seed(), generator) for _ in range(count)]
+            made = [_generate(paper, scene, fresh_seed()) for _ in range(count)]
         except PermanentError as exc:
             Chunk.objects.filter(pk=scene.chunk.pk).update(image_error=str(exc)[:2000])
             raise PermanentError(f"Scene {scene.chunk.index + 1}: {exc}") from None
@@ -439,10 +460,19 @@ def _store(paper: Paper, chunk: Chunk, png: bytes, digest: str) -> tuple[str, bo
     return default_storage.save(generated_name(folder, ".png"), ContentFile(png)), True
 
 
-def _generate(paper: Paper, scene: Scene, seed: int, generator: ImageGenerator) -> Image:
+def _generate(paper: Paper, scene: Scene, seed: int) -> Image:
+    generator = scene.generator
     request = dataclasses.replace(scene.request, seed=seed)
     result = _call(generator, request)
     width, height = verify_png(result.png)
+    shows = "generated image"
+    if scene.frame is not None and request.slide is not None:
+        # The picture goes beside the slide's text; the slide is what the scene shows.
+        spec = dataclasses.replace(request.slide, picture=result.png)
+        slide, _ = slide_png(spec, *scene.frame, font_path=settings.PAPERCAST_FONT)
+        result = dataclasses.replace(result, png=slide, params={**result.params, "layout": "beside"})
+        width, height = scene.frame
+        shows = "title slide with a generated image" if spec.kind == "title" else "slide with a generated image"
     try:
         png = with_text(result.png, provenance(request, result, generator.name))
     except NotPNG as exc:  # verify_png accepted it, so this is a chunk layout Pillow tolerates and we do not
@@ -459,7 +489,7 @@ def _generate(paper: Paper, scene: Scene, seed: int, generator: ImageGenerator) 
             seed=result.seed,
             backend=generator.name,
             model=result.model,
-            params={"shows": "generated image", **result.params, "requested_seed": seed},
+            params={"shows": shows, **result.params, "requested_seed": seed},
             width=width,
             height=height,
             sha256=digest,

@@ -236,3 +236,81 @@ def test_editors_regenerate_scene_images_from_the_admin_and_viewers_and_outsider
     run = StageRun.objects.get(paper=paper)
     assert (run.stage, run.status, run.requested_by) == (Stage.ILLUSTRATE, "pending", users["bob"])
     assert run.options == {"regenerate": [1], "count": 1} and run.until_stage == Stage.ILLUSTRATE
+
+
+def _with_table(paper: Paper, scene: int, colour: tuple[int, int, int]) -> None:
+    """The paper's Table 1 (a flat colour), and scene `scene`'s narration naming it."""
+    from django.core.files.base import ContentFile
+
+    from media_pipeline.models import Figure, FigureKind, PaperDocument
+
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (900, 500), colour).save(buffer, format="PNG")
+    document = PaperDocument.objects.create(paper=paper, input_fingerprint="test", title=paper.title)
+    name = default_storage.save(f"projects/{paper.project_id}/figures/table1.png", ContentFile(buffer.getvalue()))
+    Figure.objects.create(
+        document=document, number=1, kind=FigureKind.TABLE, label="Table 1", caption="Table 1: Hive sites.",
+        page=2, file=name, width=900, height=500, sha256="t" * 64,
+    )  # fmt: skip
+    Chunk.objects.filter(paper=paper, index=scene).update(text="Table 1 lists every site the scouts visited.")
+
+
+def _pixels(image: Image) -> PILImage.Image:
+    with default_storage.open(image.file.name, "rb") as handle:
+        return PILImage.open(io.BytesIO(handle.read())).convert("RGB")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_generated_picture_sits_beside_the_key_points_and_a_table_scene_shows_the_table(
+    webui: FakeA1111, paper: Paper, media_storage: str
+) -> None:
+    from media_pipeline.models import Summary
+    from tests.fakes.image_servers import picture
+
+    _with_table(paper, 1, (30, 200, 30))
+    Summary.objects.filter(chunk__paper=paper, chunk__index=2).update(key_phrases=["Scouts dance for sites"])
+    illustrate.run(paper, force=False, progress=no_progress)
+
+    # The server is asked for square pictures, for the title and the points scenes only.
+    asked = [g["body"] for g in webui.generations()]
+    assert [g["prompt"] for g in asked] == [PROMPTS[0], PROMPTS[2]]
+    assert {(g["width"], g["height"]) for g in asked} == {(360, 360)}
+    title, table, points = _selected(paper)
+    assert (title.backend, title.params["shows"], title.params["layout"]) == (
+        "a1111", "title slide with a generated image", "beside",
+    )  # fmt: skip
+    assert (points.backend, points.params["shows"]) == ("a1111", "slide with a generated image")
+    assert (table.backend, table.params["shows"]) == ("slides", "Table 1")
+    assert (points.width, points.height) == (640, 360) and _png_text(points)["prompt"] == PROMPTS[2]
+
+    # The picture fills the right half; the left half holds the text on the theme's background.
+    frame = _pixels(points)
+    expected = PILImage.open(io.BytesIO(picture(PROMPTS[2], points.seed, 360, 360))).convert("RGB")
+    colour = expected.getpixel((300, 300))  # the fake's picture: one colour with a corner of another
+    assert frame.getpixel((480, 200)) == colour
+    left = frame.crop((40, 40, 300, 300)).getcolors(1 << 16) or []
+    assert colour not in {c for _, c in left} and len(left) > 2
+    green = sum(n for n, (r, g, b) in (_pixels(table).getcolors(1 << 16) or []) if g > 180 and r < 60)
+    assert green > 0.2 * 640 * 360  # the table fills its slide
+
+    # Nothing changed: nothing asked again. A person's new key phrases redraw that slide only.
+    again = illustrate.run(paper, force=False, progress=no_progress)
+    assert again.reused and len(webui.generations()) == 2
+    Summary.objects.filter(chunk__paper=paper, chunk__index=2).update(
+        key_phrases=["Quorum reached"], edited_by_human=True
+    )
+    illustrate.run(paper, force=False, progress=no_progress)
+    assert len(webui.generations()) == 3 and _selected(paper)[2].pk != points.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_project_can_give_generated_pictures_the_whole_frame(
+    webui: FakeA1111, paper: Paper, media_storage: str
+) -> None:
+    Project.objects.filter(pk=paper.project_id).update(image_layout="full")
+    paper.refresh_from_db()
+    _with_table(paper, 1, (30, 200, 30))
+    illustrate.run(paper, force=False, progress=no_progress)
+    assert {(g["body"]["width"], g["body"]["height"]) for g in webui.generations()} == {(640, 360)}
+    assert len(webui.generations()) == 3
+    assert {img.params["shows"] for img in _selected(paper)} == {"generated image"}

@@ -192,3 +192,30 @@ def test_key_phrases_skip_every_sentence_papercast_adds_to_the_narration() -> No
     source = ScriptSource("T", ("A B",), "", (), 60.0, assumed(150.0, 0.3, 0.7, "x"))
     said.append(opening(source).text)
     assert all(_PAPERCAST_SAYS.match(sentence) for sentence in said), [s for s in said if not _PAPERCAST_SAYS.match(s)]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["16x9", "9x16"])
+@pytest.mark.parametrize("kind", ["title", "points"])
+def test_a_generated_picture_sits_beside_the_text_never_under_it(size: tuple[int, int], kind: str) -> None:
+    width, height = size
+    spec = SlideSpec(
+        kind, title=LONG_TITLE, authors="Kyle Lo", header="Methods", phrases=("81.1 million papers",) * 3,
+        theme="t", counter="2/9", picture=_png(512, 512, (200, 30, 30)),
+    )  # fmt: skip
+    image, _ = draw_slide(spec, width, height)
+    assert _margins_clean(image, "t")
+    red = image.point(lambda v: 255 if v > 150 else 0).split()[0]  # where the picture is: red high...
+    box = ImageChops.multiply(red, image.split()[1].point(lambda v: 255 if v < 60 else 0)).getbbox()
+    assert box is not None
+    x0, y0, x1, y1 = box
+    assert (x1 - x0) * (y1 - y0) > 0.2 * width * height  # large
+    text = ImageChops.difference(image, Image.new("RGB", size, theme_for("t").background))
+    if width > height:
+        assert x0 > width // 2 - 60  # the right half; the text on the left of it
+        assert text.crop((0, 90, x0 - 1, height - 110)).getbbox() is not None
+    else:
+        assert y0 > height * 0.4  # the lower part; the text above it
+        assert text.crop((0, 90, width, y0 - 1)).getbbox() is not None
+    # the text is drawn where the picture is not: nothing of the text inside the picture's box
+    inside = image.crop((x0 + 8, y0 + 8, x1 - 8, y1 - 8)).getcolors(1 << 16) or []
+    assert len(inside) == 1

@@ -47,7 +47,8 @@ def sampler(key: str) -> Sampler:
 @dataclass(frozen=True)
 class SlideSpec:
     """What one slide says. `figure` is the figure's PNG or JPEG bytes (kept out of fingerprints: its sha256,
-    `figure_sha256`, stands for it)."""
+    `figure_sha256`, stands for it). `picture` is an image server's picture for a title or points slide, drawn
+    beside the text (kept out of fingerprints: the request that made it stands for it)."""
 
     kind: str  # "title", "points" or "figure"
     title: str = ""  # the paper's title (title slide), or its short title (footer)
@@ -59,6 +60,7 @@ class SlideSpec:
     figure_caption: str = ""
     figure_sha256: str = ""
     figure: bytes = field(default=b"", repr=False, compare=False)
+    picture: bytes = field(default=b"", repr=False, compare=False)
     theme: str = ""  # the project's theme key: same key, same colours
     counter: str = ""  # "3/12"
 

@@ -5,6 +5,8 @@ Three kinds, for 16:9 and 9:16 alike, in one theme per project (background, acce
 - a points slide: the section's name as a header and one to three key phrases, large, with room around them;
 - a figure slide: the paper's figure or table filling the slide, with its label ("Figure 3") and a short
   caption, credited to the paper.
+A title or points slide can carry an image server's picture: the text on one half (the top in 9:16), the
+picture on the other.
 Every text is measured before it is drawn: wrapped, then shrunk down to a floor, then ellipsised on its
 last line, never cut at the frame's edge. Fonts cover the paper's script: Latin with accents, Greek and
 Cyrillic (Noto Sans or DejaVu Sans), and Chinese, Japanese and Korean (Noto Sans CJK) when a text has them.
@@ -197,9 +199,7 @@ class SlideRenderer(LocalRenderer):
         spec = request.slide or SlideSpec(
             kind="points", header="", phrases=(request.headline or request.prompt,), title=request.caption
         )
-        image, shortened = draw_slide(spec, request.width, request.height, font_path=self.font_path)
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG", compress_level=1)
+        png, shortened = slide_png(spec, request.width, request.height, font_path=self.font_path)
         shows = spec.figure_label or ("title slide" if spec.kind == "title" else "slide")
         params: dict[str, object] = {
             "shows": shows,
@@ -207,7 +207,15 @@ class SlideRenderer(LocalRenderer):
         }
         if shortened:
             params["shortened"] = shortened
-        return ImageResult(png=buffer.getvalue(), seed=request.seed, model=VERSION, params=params)
+        return ImageResult(png=png, seed=request.seed, model=VERSION, params=params)
+
+
+def slide_png(spec: SlideSpec, width: int, height: int, *, font_path: str | None = None) -> tuple[bytes, list[str]]:
+    """The slide as PNG bytes, and the texts on it that had to be ellipsised."""
+    image, shortened = draw_slide(spec, width, height, font_path=font_path)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue(), shortened
 
 
 @dataclass
@@ -258,7 +266,9 @@ def draw_slide(
     footer_top = height - round(margin * 0.95)
     _footer(canvas, spec, margin)
     area = (margin, margin, width - margin, footer_top - round(margin * 0.35))
-    if spec.kind == "title":
+    if spec.picture and spec.kind in ("title", "points"):
+        _beside(canvas, spec, area)
+    elif spec.kind == "title":
         _title(canvas, spec, area)
     elif spec.kind == "figure" and spec.figure:
         _figure(canvas, spec, area)
@@ -379,6 +389,32 @@ def _figure(canvas: _Canvas, spec: SlideSpec, area: tuple[int, int, int, int]) -
     except (OSError, ValueError) as exc:
         raise PermanentError(f"{spec.figure_label or 'The figure'} could not be read as an image: {exc}") from None
     _card(image, draw, picture, (left, y, right, bottom), pad=round(unit * 0.02))
+
+
+def _beside(canvas: _Canvas, spec: SlideSpec, area: tuple[int, int, int, int]) -> None:
+    """The slide's text on one half and the generated picture on the other: side by side in 16:9, the text
+    above the picture in 9:16."""
+    left, top, right, bottom = area
+    gap = round(canvas.unit * 0.05)
+    if canvas.portrait:
+        split = top + round((bottom - top) * 0.42)
+        text, box = (left, top, right, split - gap // 2), (left, split + gap // 2, right, bottom)
+    else:
+        split = left + round((right - left) * 0.5)
+        text, box = (left, top, split - gap // 2, bottom), (split + gap // 2, top, right, bottom)
+    try:
+        picture = _picture(spec.picture)
+    except (OSError, ValueError) as exc:
+        raise PermanentError(f"The generated picture could not be read as an image: {exc}") from None
+    picture = _scaled(picture, box[2] - box[0], box[3] - box[1])
+    x = box[0] + (box[2] - box[0] - picture.width) // 2
+    y = box[1] + (box[3] - box[1] - picture.height) // 2
+    mask = Image.new("L", picture.size, 0)
+    ImageDraw.Draw(mask).rounded_rectangle(
+        [0, 0, picture.width - 1, picture.height - 1], radius=round(canvas.unit * 0.02), fill=255
+    )
+    canvas.image.paste(picture, (x, y), mask)
+    (_title if spec.kind == "title" else _points)(canvas, spec, text)
 
 
 def _picture(data: bytes) -> Image.Image:
