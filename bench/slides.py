@@ -1,12 +1,18 @@
 """Slide drawing speed: the slides image backend's three kinds, landscape and portrait.
 
 Usage: python bench/slides.py [--reps 20] [--figure FIGURE.png] [--font FONT.ttf]
+       python bench/slides.py --corpus DIR [--reps 3]
 Draws a title slide, a points slide and a figure slide with media_pipeline.backends.images.slides.draw_slide
 at 1920x1080 and 1080x1920, --reps times each in this one process, and prints the median (and the first,
 cold-cache) milliseconds of: the drawing alone; the PNG encoding as SlideRenderer.generate does it (Pillow,
 compress_level=1); and the whole SlideRenderer.generate call (drawing, encoding and params). The figure slide
 shows FIGURE (any PNG or JPEG), else a generated 2400x1300 chart-like PNG. Django is set up on a fresh
 temporary data dir (the backend's modules import the models); nothing is stored.
+
+--corpus DIR reads every PDF in DIR as the extract stage does (read_pdf, build_document, cut_figures) and
+times SlideRenderer.generate of a 1920x1080 figure slide for each figure and table it cuts out (the best of
+--reps, default 3, so a page-cache miss does not count): the median, 90th percentile and slowest, how many
+take 100 ms or more, and the five slowest with their pixel size and bytes.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import os
 import platform
 import shutil
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -127,9 +134,12 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=20, help="repetitions per slide and size (default 20)")
     parser.add_argument("--figure", type=Path, help="the figure slide's picture (default: a generated 2400x1300 PNG)")
     parser.add_argument("--font", help="a TrueType font for every text (as PAPERCAST_FONT); default: the built-ins")
+    parser.add_argument("--corpus", type=Path, help="time a figure slide for every figure cut from these PDFs")
     args = parser.parse_args()
     if args.reps < 1:
         parser.error("--reps must be at least 1")
+    if args.corpus:
+        return corpus(args.corpus, args.reps if "--reps" in sys.argv else 3)
 
     data_dir = fresh_django("papercast-bench-slides-")
     try:
@@ -166,6 +176,52 @@ def main() -> int:
             "SlideRenderer.generate (draw + PNG + params). Medians; (first): the first draw, its font sizes not "
             "yet cached."
         )
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return 0
+
+
+def corpus(folder: Path, reps: int) -> int:
+    """Figure slides for the figures and tables of real papers."""
+    import tempfile
+
+    data_dir = fresh_django("papercast-bench-slides-")
+    try:
+        from media_pipeline.backends.images.base import ImageRequest, SlideSpec
+        from media_pipeline.backends.images.slides import SlideRenderer
+        from media_pipeline.backends.pdf import read_pdf
+        from media_pipeline.stages import extract
+        from media_pipeline.stages.document import build_document
+
+        renderer = SlideRenderer()
+        rows: list[tuple[float, str, str, int, int, int]] = []
+        for pdf in sorted(folder.glob("*.pdf")):
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp)
+                document = build_document(read_pdf(pdf, out))
+                extract.cut_figures(pdf, out, document)
+                for region in [*document.figures, *document.tables]:
+                    data = (out / region.file).read_bytes()
+                    spec = SlideSpec(
+                        "figure", title="S2ORC", header="Results", figure_label=region.label or "Figure",
+                        figure_caption=region.caption[:120], figure=data, theme="project:1", counter="7/12",
+                    )  # fmt: skip
+                    request = ImageRequest(prompt="", negative_prompt="", width=1920, height=1080, seed=0, slide=spec)
+                    _, _, _ = timed(functools.partial(renderer.generate, request), 1)  # warm the fonts
+                    best = min(timed(functools.partial(renderer.generate, request), 1)[1] for _ in range(reps))
+                    rows.append((best, pdf.stem, region.label, region.width, region.height, len(data)))
+        if not rows:
+            print(f"no figures or tables cut from the PDFs in {folder}")
+            return 1
+        times = sorted(r[0] for r in rows)
+        print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; one process")
+        print(f"{len(rows)} figure slides (1920x1080) from {len({r[1] for r in rows})} papers, best of {reps}")
+        print(
+            f"median {statistics.median(times):.1f} ms, 90th percentile {times[int(len(times) * 0.9)]:.1f} ms, "
+            f"slowest {times[-1]:.1f} ms; {sum(t >= 100 for t in times)} of {len(times)} at 100 ms or more"
+        )
+        for best, paper, label, width, height, size in sorted(rows, reverse=True)[:5]:
+            print(f"  {best:7.1f} ms  {paper}  {label or '(unlabelled)'}  {width}x{height}  {size / 1024:.0f} KB")
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
     return 0
