@@ -419,7 +419,7 @@ def _beside(canvas: _Canvas, spec: SlideSpec, area: tuple[int, int, int, int]) -
 
 def _picture(data: bytes) -> Image.Image:
     """The picture upright and in RGB, copied only where it must change (a big figure's copy costs ~10 ms)."""
-    source = Image.open(io.BytesIO(data))
+    source: Image.Image = Image.open(io.BytesIO(data))
     source.load()
     if source.getexif().get(0x0112, 1) != 1:  # an EXIF orientation to apply
         source = ImageOps.exif_transpose(source)
