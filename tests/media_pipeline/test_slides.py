@@ -179,6 +179,13 @@ def test_offline_key_phrases_name_what_a_scene_is_about_without_repeating_its_se
     assert any("million" in p for p in phrases)  # a number with what it counts
     assert all(2 <= len(p.split()) <= 5 or p.isupper() for p in phrases)
     assert all(p.lower() not in {s.lower().rstrip(".") for s in scene.split(". ")} for p in phrases)
+    # Verbs and prepositions end a phrase, wherever they fall ("BERT learn powerful …", "towards token").
+    phrases = key_phrases(
+        "Recent Transformer language models like BERT learn powerful textual representations, but these models "
+        "are targeted towards token and sentence-level training objectives. NLP systems rely on them."
+    )
+    assert "Powerful textual representations" in phrases
+    assert not any(w in p.lower().split() for p in phrases for w in ("learn", "towards", "rely"))
 
 
 def test_key_phrases_skip_every_sentence_papercast_adds_to_the_narration() -> None:

@@ -64,7 +64,7 @@ def summarize_text(text: str) -> str:
 
 class ExtractiveSummarizer:
     name = "extractive"
-    prompt_version = "extractive-2"  # 2: key phrases
+    prompt_version = "extractive-3"  # 2: key phrases; 3: fewer prepositions and verbs in them
 
     def identity(self, model: str) -> str:
         return f"{self.name}:{self.prompt_version}"
@@ -91,14 +91,18 @@ _QUANTITY = frozenset("million billion thousand percent times fold".split())
 _WEAK = frozenset(
     """work approach method section figure table show shows shown use used using
     based propose proposed present presents new first second also however example describe describes authors
-    author next finally look looks""".split()
+    author next finally look looks towards toward via across among within without upon despite throughout
+    whereas while""".split()
 )
 _VERBS = frozenset(
     """consists consist contains contain include includes remain remains allows allow enables enable requires
     require makes provides provide gives give takes take leads lead yields yield likely less more directly
     overcome overcomes must specify specifies remove removes process processes generate generates identify
     identifies extract extracts obtain obtains retrieve retrieves achieve achieves improve improves therefore
-    thus hence moreover furthermore additionally instead""".split()
+    thus hence moreover furthermore additionally instead rely relies depend depends need needs help helps learn
+    learns capture captures produce produces perform performs outperform outperforms predict predicts
+    represent represents encode encodes focus focuses exist exists appear appears seem seems tend tends become
+    becomes contribute contributes""".split()
 )
 # A phrase on a slide names a thing, not an action: "Introduce S2ORC" shows as "S2ORC".
 _LEADING_VERBS = frozenset(
@@ -144,7 +148,7 @@ def key_phrases(text: str, limit: int = 3) -> list[str]:
         for i, token in enumerate([*tokens, ""]):
             low = token.lower()
             joins = low == "of" and bool(run) and i + 1 < len(tokens) and tokens[i + 1].lower() not in STOPWORDS
-            if token and (low not in STOPWORDS or joins or (run and low in _QUANTITY)):
+            if token and ((low not in STOPWORDS and low not in _VERBS) or joins or (run and low in _QUANTITY)):
                 run.append(token)
                 continue
             if len(run) > 5:  # a long run: its best window of four words
