@@ -31,7 +31,8 @@ _EXPLAINED = {
 
 
 def read_pdf(path: Path, out_dir: Path) -> dict[str, Any]:
-    """The pages of the PDF at `path` (text lines, images saved as PNGs in out_dir) and its info dictionary."""
+    """The pages of the PDF at `path` (text lines, images saved as PNGs in out_dir), its info dictionary, and
+    `warnings`: what was left out and why (an image that declares more pixels than the reader decodes)."""
     size = path.stat().st_size
     limit = settings.PAPERCAST_PDF_MAX_MB * 1024 * 1024
     if size > limit:
@@ -66,6 +67,9 @@ def read_pdf(path: Path, out_dir: Path) -> dict[str, Any]:
     if not result.get("ok"):
         kind = str(result.get("kind", "malformed"))
         raise PermanentError(f"{result.get('message', 'The PDF cannot be read.')} {_EXPLAINED.get(kind, '')}".strip())
+    result["warnings"] = [str(w) for w in result.get("warnings", [])]
+    for warning in result["warnings"]:
+        logger.warning("%s: %s", path.name, warning)
     return result
 
 

@@ -5,9 +5,11 @@ process: the parent sets its memory, CPU time and file size limits and kills it 
 It imports no Django. Usage: python -m media_pipeline.backends.pdf_worker IN.pdf OUTDIR MAX_PAGES MEMORY_MB CPU_S
 to read, or ... render IN.pdf OUTDIR REQUESTS.json MEMORY_MB CPU_S to cut regions out of pages as PNGs.
 
-It writes OUTDIR/result.json: {"ok": true, "pages": [...], "info": {...}} with each page's text lines
-(text, box, font size, bold) grouped in the boxes pdfminer's layout analysis found, and the page's images
-(saved as PNG files in OUTDIR with their boxes); or {"ok": false, "kind": ..., "message": ...}.
+It writes OUTDIR/result.json: {"ok": true, "pages": [...], "info": {...}, "warnings": [...]} with each page's
+text lines (text, box, font size, bold) grouped in the boxes pdfminer's layout analysis found, and the page's
+images (saved as PNG files in OUTDIR with their boxes), and what was left out (an image that declares more
+pixels than MAX_IMAGE_PIXELS: a decompression bomb fails that image, never the paper); or
+{"ok": false, "kind": ..., "message": ...}.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from typing import Any
 
 MIN_IMAGE_SIDE = 96  # smaller images are logos, icons and bullets, not figures
 MAX_IMAGES = 80
-MAX_IMAGE_PIXELS = 40_000_000
+MAX_IMAGE_PIXELS = 40_000_000  # an image that declares more is left out, undecoded, with a warning
+MAX_WARNINGS = 20
 RENDER_SCALE = 200 / 72  # figures cut out at 200 dpi
 RENDER_MAX_SIDE = 2400  # pixels, however large the figure
 MAX_GRAPHICS = 4000  # drawn objects kept per page (table rules, plot marks); more says nothing new
@@ -144,8 +147,21 @@ def _components(colorspace: Any) -> tuple[str, int] | None:
     return None
 
 
+class _TooManyPixels(Exception):
+    """An image declares more pixels than papercast decodes: a decompression bomb (a few kilobytes whose header
+    promises gigapixels), or a scan too large to be any use. `size` is the declared (width, height) when known."""
+
+    def __init__(self, size: tuple[int, int] | None) -> None:
+        super().__init__(f"{size[0]}x{size[1]}" if size else "too many")
+        self.size = size
+
+
 def _decode(image: Any) -> Any:
-    """The image as a Pillow image (JPEG and JPEG 2000 as they are; raw samples by their colour space)."""
+    """The image as a Pillow image (JPEG and JPEG 2000 as they are; raw samples by their colour space).
+
+    Raises _TooManyPixels before decoding an encoded image whose own header declares more than MAX_IMAGE_PIXELS,
+    whatever size the PDF's image dictionary gave it.
+    """
     import io
 
     from pdfminer.pdftypes import LITERALS_DCT_DECODE, LITERALS_JPX_DECODE
@@ -154,7 +170,13 @@ def _decode(image: Any) -> Any:
     filters = [name for name, _ in image.stream.get_filters()]
     data = image.stream.get_data()
     if filters and (filters[-1] in LITERALS_DCT_DECODE or filters[-1] in LITERALS_JPX_DECODE):
-        picture = Image.open(io.BytesIO(data))
+        try:
+            picture = Image.open(io.BytesIO(data))  # reads the header only; load() decodes
+        except Image.DecompressionBombError:
+            raise _TooManyPixels(None) from None  # over twice MAX_IMAGE_PIXELS: Pillow does not even open it
+        # Between the limit and twice it, Pillow only warns (and main() ignores warnings): check here.
+        if picture.width * picture.height > MAX_IMAGE_PIXELS:
+            raise _TooManyPixels(picture.size)
         picture.load()
         return ImageChops.invert(picture) if picture.mode == "CMYK" else picture
     width, height = (int(v) for v in image.srcsize)
@@ -172,13 +194,19 @@ def _decode(image: Any) -> Any:
 
 
 def _save_image(image: Any, out: Path, name: str) -> tuple[str, int, int] | None:
-    """The image as a PNG in OUTDIR, or None when it is too small, too large or cannot be decoded."""
+    """The image as a PNG in OUTDIR, or None when it is too small or cannot be decoded.
+
+    Raises _TooManyPixels, before anything is decoded, for an image that declares more than MAX_IMAGE_PIXELS
+    (in the PDF's image dictionary or in its own JPEG header): the caller leaves it out and says so.
+    """
     from pdfminer.pdfexceptions import PDFException
     from pdfminer.psexceptions import PSException
     from PIL import Image
 
     width, height = (int(v) for v in image.srcsize) if image.srcsize else (0, 0)
-    if min(width, height) < MIN_IMAGE_SIDE or width * height > MAX_IMAGE_PIXELS:
+    if width * height > MAX_IMAGE_PIXELS:
+        raise _TooManyPixels((width, height))
+    if min(width, height) < MIN_IMAGE_SIDE:
         return None
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
     try:
@@ -249,9 +277,20 @@ def _collect(item: Any, page_area: float, found: dict[str, list[Any]], in_figure
             _collect(child, page_area, found, in_figure or small)
 
 
-def _page(layout: Any, number: int, out: Path, budget: int) -> dict[str, Any]:
+def _left_out(number: int, size: tuple[int, int] | None) -> str:
+    declared = f"{size[0]}x{size[1]} pixels" if size else f"over {2 * MAX_IMAGE_PIXELS:,} pixels"
+    return (
+        f"An image on page {number} was left out: it declares {declared}, and papercast decodes at most "
+        f"{MAX_IMAGE_PIXELS:,}. It may be built to exhaust memory (a decompression bomb)."
+    )
+
+
+def _page(layout: Any, number: int, out: Path, budget: int, notes: list[str]) -> dict[str, Any]:
     """One laid-out page: its text boxes with their lines, up to `budget` of its images saved as PNG, and the
-    boxes of everything drawn (lines, curves, rectangles, embedded figures), which locate vector figures."""
+    boxes of everything drawn (lines, curves, rectangles, embedded figures), which locate vector figures.
+
+    An image that declares too many pixels is left out (its box stays) and a line saying so goes to `notes`.
+    """
     found: dict[str, list[Any]] = {"boxes": [], "loose": [], "images": [], "graphics": []}
     for item in layout:
         _collect(item, layout.width * layout.height, found)
@@ -268,7 +307,11 @@ def _page(layout: Any, number: int, out: Path, budget: int) -> dict[str, Any]:
     for image in found["images"]:
         entry: dict[str, Any] = {"file": None, "box": _rounded(image.bbox), "width": 0, "height": 0}
         if len([i for i in images if i["file"]]) < budget:
-            stored = _save_image(image, out, f"image-{number:04d}-{len(images):03d}")
+            try:
+                stored = _save_image(image, out, f"image-{number:04d}-{len(images):03d}")
+            except _TooManyPixels as refused:
+                notes.append(_left_out(number, refused.size))
+                stored = None
             if stored is not None:
                 entry["file"], entry["width"], entry["height"] = stored
         images.append(entry)
@@ -321,14 +364,19 @@ def read(pdf: Path, out: Path, max_pages: int) -> int:
         device = PDFPageAggregator(manager, laparams=params)
         interpreter = PDFPageInterpreter(manager, device)
         pages: list[dict[str, Any]] = []
+        notes: list[str] = []
         saved_images = 0
         for number, page in enumerate(PDFPage.create_pages(document), start=1):
             if number > max_pages:
                 return _fail(out, "too_long", f"The PDF has more than {max_pages} pages.")
             interpreter.process_page(page)
-            pages.append(_page(device.get_result(), number, out, MAX_IMAGES - saved_images))
+            pages.append(_page(device.get_result(), number, out, MAX_IMAGES - saved_images, notes))
             saved_images += len([i for i in pages[-1]["images"] if i["file"]])
-    (out / "result.json").write_text(json.dumps({"ok": True, "info": info, "outline": outline, "pages": pages}))
+    if len(notes) > MAX_WARNINGS:  # a PDF of a thousand bombs needs no thousand lines
+        more = len(notes) - MAX_WARNINGS
+        notes = [*notes[:MAX_WARNINGS], f"{more} more images were left out for declaring too many pixels."]
+    result = {"ok": True, "info": info, "outline": outline, "pages": pages, "warnings": notes}
+    (out / "result.json").write_text(json.dumps(result))
     return 0
 
 

@@ -462,7 +462,7 @@ def build_document(raw: dict[str, Any]) -> Document:
     figures = [_figure(r) for r in regions if r.caption.kind == "figure"]
     tables = [_figure(r) for r in regions if r.caption.kind == "table"]
     _unmark(sections, reader)
-    warnings = []
+    warnings = [str(w) for w in raw.get("warnings", [])]  # what the reader left out (e.g. bomb images)
     if not any(s.title for s in sections):
         warnings.append("No section headings were found: the narration follows the text as printed.")
     return Document(

@@ -809,6 +809,49 @@ def photo_in_drawing(path: Path) -> Expected:
     )
 
 
+def bomb_jpeg(width: int, height: int) -> bytes:
+    """A real 200x200 JPEG of a few kilobytes whose frame header (SOF0) is edited to declare width x height:
+    the classic decompression bomb, which promises gigapixels to any decoder that believes it."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (200, 200), (150, 110, 70)).save(buffer, format="JPEG", quality=70)
+    data = bytearray(buffer.getvalue())
+    at = 2  # after SOI: marker segments, each FF xx and a two-byte length that counts itself
+    while data[at : at + 2] != b"\xff\xc0":
+        at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+    data[at + 5 : at + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")  # after length and precision
+    return bytes(data)
+
+
+def image_bomb(path: Path, *, jpeg: tuple[int, int], declared: tuple[int, int] | None = None) -> Expected:
+    """A two-page paper whose page 1 shows a JPEG that declares `jpeg` pixels in its own header but holds 200x200.
+
+    The PDF's image dictionary gives `declared` (reportlab writes the JPEG's own size; a smaller one here means
+    only the JPEG's header shows the bomb, as a hostile PDF would have it).
+    """
+    from reportlab.pdfbase.pdfdoc import PDFImageXObject
+
+    title = "Reading Papers with Pictures"
+    picture = path.with_suffix(".jpg")
+    picture.write_bytes(bomb_jpeg(*jpeg))
+    paper = _Paper(path)
+    _standard(paper, title)
+    paper.heading("1 Introduction")
+    for text in PROSE[:3]:
+        paper.paragraph(text)
+    x0, y0, _, _ = paper.block(120.0)
+    paper.canvas.drawImage(str(picture), x0 + 20, y0, width=120, height=120)  # the JPEG's bytes, as they are
+    if declared is not None:
+        for embedded in paper.canvas._doc.idToObject.values():
+            if isinstance(embedded, PDFImageXObject):
+                embedded.width, embedded.height = declared
+    paper.new_page()
+    paper.heading("2 Method")
+    for text in PROSE[3:6]:
+        paper.paragraph(text)
+    paper.save()
+    return Expected(path, title, AUTHORS, ABSTRACT, phrases=[PROSE[0].split(".")[0], PROSE[5].split(".")[0]], pages=2)
+
+
 TRAPS: dict[str, Any] = {
     "form_xobject": form_xobject,
     "rotated_stamp": rotated_stamp,

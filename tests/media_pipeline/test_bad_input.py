@@ -8,10 +8,13 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 
+from media_pipeline.backends.pdf import read_pdf
 from media_pipeline.models import RunStatus, Stage, StageRun, Transcription
+from media_pipeline.stages.extract import read_document
 from projects import services
 from projects.models import Paper, Project
 from tests.conftest import make_audio_paper, make_text_paper, make_tone, run_inline
+from tests.fakes import pdf_traps
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -112,6 +115,38 @@ def test_it_refuses_an_upload_over_the_size_limit_before_storing_it(project: Pro
     with pytest.raises(ValidationError, match="limit is"):
         services.paper_create_from_audio(project=project, title="Big", file=io.BytesIO(b"x" * 2000), filename="big.wav")
     assert not Paper.objects.filter(title="Big").exists()
+
+
+@pytest.mark.parametrize(
+    ("jpeg", "declared", "said"),
+    [
+        ((30000, 30000), (200, 200), "over 80,000,000 pixels"),  # Pillow refuses to open it at all
+        ((7000, 7000), (200, 200), "7000x7000 pixels"),  # Pillow only warns: papercast's own limit applies
+        ((30000, 30000), None, "30000x30000 pixels"),  # the PDF's image dictionary says so too
+    ],
+)
+def test_a_decompression_bomb_image_in_a_pdf_is_left_out_and_the_rest_is_read(
+    tmp_dir: Path, jpeg: tuple[int, int], declared: tuple[int, int] | None, said: str
+) -> None:
+    expected = pdf_traps.image_bomb(tmp_dir / "bomb.pdf", jpeg=jpeg, declared=declared)
+    out = tmp_dir / "pages"
+    out.mkdir()
+    raw = read_pdf(expected.path, out)
+    assert raw["warnings"] == [
+        f"An image on page 1 was left out: it declares {said}, and papercast decodes at most 40,000,000. "
+        "It may be built to exhaust memory (a decompression bomb)."
+    ]
+    first, second = raw["pages"]
+    assert [image["file"] for image in first["images"]] == [None] and not second["images"]  # its box is kept
+    assert not list(out.glob("*.png"))  # nothing of it was decoded or saved
+
+    document_out = tmp_dir / "document"
+    document_out.mkdir()
+    document = read_document(expected.path, document_out)
+    assert document.title == expected.title and document.page_count == 2
+    assert raw["warnings"][0] in document.warnings  # the paper page says what was left out
+    narrated = " ".join([document.abstract, *(p.text for s in document.sections for p in s.paragraphs)])
+    assert all(phrase in narrated for phrase in expected.phrases)
 
 
 def test_silence_is_reported_as_no_speech(project: Project, tmp_dir: Path) -> None:
