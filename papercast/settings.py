@@ -6,6 +6,8 @@ PAPERCAST_DATA_DIR, django-q2 on the ORM broker, the extractive summarizer and t
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +31,9 @@ from papercast.env import (
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DATA_DIR = env_path("PAPERCAST_DATA_DIR", BASE_DIR / "var", base=BASE_DIR)
+# The data dir holds the secret key, the SQLite database and local media: created for its owner only. An
+# existing dir keeps the permissions the operator gave it.
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 DEBUG = env_bool("PAPERCAST_DEBUG", False)
 
 
@@ -42,13 +47,12 @@ def _secret_key() -> str:
         return key_file.read_text().strip()
     except FileNotFoundError:
         pass
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(50)
     try:
-        # O_EXCL: when two processes start at once, exactly one writes and both read the same key.
-        with key_file.open("x") as handle:
+        # O_EXCL: when two processes start at once, exactly one writes and both read the same key. Created
+        # 0600, so the key is never readable by others, not even between creating and writing it.
+        with os.fdopen(os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
             handle.write(key)
-        key_file.chmod(0o600)
     except FileExistsError:
         return key_file.read_text().strip()
     return key
@@ -90,6 +94,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "projects",
     "media_pipeline",
 ]
@@ -103,6 +108,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a login that axes locked out into its answer (papercast.api.errors.login_lockout_response).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "papercast.urls"
@@ -132,11 +139,15 @@ if _database_url:
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a database URL this install understands: {exc}") from exc
 else:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    _sqlite_file = DATA_DIR / "papercast.sqlite3"
+    # Created 0600 before SQLite creates it world-readable; an empty file is an empty database, and SQLite
+    # gives its journal and WAL files the database's permissions.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(_sqlite_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(DATA_DIR / "papercast.sqlite3"),
+            "NAME": str(_sqlite_file),
             # Workers and the web process share the file: wait for locks instead of failing at once.
             "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
             # A file, as in production: an in-memory test database reports locks instead of waiting.
@@ -151,6 +162,32 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Logins ----------------------------------------------------------------------------------------------
+# Every password check (the admin's and the API's session login, the API token login) goes through
+# django.contrib.auth.authenticate with the request, so axes counts failures and refuses locked-out logins
+# before any password is checked. Failures are counted per client address and, separately, per username
+# (AXES_LOCKOUT_PARAMETERS): guessing one user's password from many addresses, or many users' from one
+# address, both run into the limit. Attempts live in the database, shared by every web process.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# media_file and the admin send anonymous visitors here.
+LOGIN_URL = "admin:login"
+# X-Forwarded-For is trusted for this many proxies in front of the web server (0: ignored); the address
+# the outermost trusted proxy saw is the client's, for axes and for the API's throttles alike.
+PAPERCAST_TRUSTED_PROXIES = env_int("PAPERCAST_TRUSTED_PROXIES", 0, minimum=0, maximum=10)
+AXES_FAILURE_LIMIT = env_int("PAPERCAST_LOGIN_FAILURES", 5, minimum=1, maximum=1000)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("PAPERCAST_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_CLIENT_IP_CALLABLE = "papercast.api.paging.client_address"
+AXES_LOCKOUT_CALLABLE = "papercast.api.errors.login_lockout_response"
+# A successful login does not wipe the failures: one account's password would otherwise let its holder
+# keep guessing others' from the same address.
+AXES_RESET_ON_SUCCESS = False
+# Failures are kept (AccessAttempt, in the admin); a row per successful login is not.
+AXES_DISABLE_ACCESS_LOG = True
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("PAPERCAST_TIME_ZONE", "UTC")
@@ -194,7 +231,13 @@ if PAPERCAST_STORAGE == "s3":
 else:
     _default_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": MEDIA_ROOT, "base_url": MEDIA_URL},
+        "OPTIONS": {
+            "location": MEDIA_ROOT,
+            "base_url": MEDIA_URL,
+            # Media are served only through the access checks of media_pipeline.views: owner only on disk.
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
     }
 STORAGES = {
     "default": _default_storage,
@@ -376,6 +419,8 @@ PAPERCAST_API_PAGE_SIZE = env_int("PAPERCAST_API_PAGE_SIZE", 50, minimum=1, maxi
 PAPERCAST_API_RATE = env_rate("PAPERCAST_API_RATE", "600/minute")
 PAPERCAST_API_ANON_RATE = env_rate("PAPERCAST_API_ANON_RATE", "60/minute")
 PAPERCAST_API_LOGIN_RATE = env_rate("PAPERCAST_API_LOGIN_RATE", "10/minute")
+# Unexpired tokens one user may hold; a login past it is refused until one is revoked or expires.
+PAPERCAST_MAX_TOKENS_PER_USER = env_int("PAPERCAST_MAX_TOKENS_PER_USER", 20, minimum=1, maximum=10_000)
 PAPERCAST_UPLOAD_LEASE_SECONDS = env_int("PAPERCAST_UPLOAD_LEASE_SECONDS", 1800, minimum=60)
 PAPERCAST_UPLOAD_LEASE_MAX_SECONDS = env_int("PAPERCAST_UPLOAD_LEASE_MAX_SECONDS", 86400, minimum=60)
 
@@ -393,6 +438,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "papercast.api.errors.exception_handler",
     "DEFAULT_VERSIONING_CLASS": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Without it DRF's throttles take any X-Forwarded-For a client sends as its address.
+    "NUM_PROXIES": PAPERCAST_TRUSTED_PROXIES,
 }
 REST_KNOX = {
     "TOKEN_TTL": timedelta(days=PAPERCAST_API_TOKEN_DAYS),

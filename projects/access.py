@@ -72,6 +72,26 @@ def users_choosable_by(user: AnyUser) -> QuerySet[Any]:
     return get_user_model().objects.filter(is_active=True).order_by("username")
 
 
+def user_named(user: AnyUser, text: str) -> Any | None:
+    """The account a user names in a form (a new member): the active one whose username is exactly `text`,
+    else the one whose e-mail it is (ignoring case) when exactly one has it; None otherwise.
+
+    Exact matches only, and one account at most: who has an account on the site is nobody's business but the
+    operator's, so no form lists accounts or completes a partial name.
+    """
+    from django.contrib.auth import get_user_model
+
+    text = text.strip()
+    if not text:
+        return None
+    accounts = users_choosable_by(user)
+    found = accounts.filter(**{get_user_model().USERNAME_FIELD: text}).first()
+    if found is None and "@" in text:
+        by_email = list(accounts.filter(email__iexact=text)[:2])
+        found = by_email[0] if len(by_email) == 1 else None
+    return found
+
+
 def project_ids_visible_to(user: AnyUser) -> QuerySet[Membership, Any] | None:
     """A subquery of visible project ids, or None for 'all' (superusers)."""
     if _is_superuser(user):

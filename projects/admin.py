@@ -20,7 +20,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponseRedirect
 
-from projects import access, installed
+from projects import access, installed, services
 from projects.models import Membership, Paper, Project
 from projects.uploads import stored_upload_name
 
@@ -89,14 +89,68 @@ class ProjectScopedAdmin(admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+class AccountField(forms.CharField):
+    """A member's account, named exactly by its username or e-mail in a text box.
+
+    It stands in for the foreign key's dropdown, which listed every account on the site to anyone who owns a
+    project. The name is resolved by access.user_named (exact matches only); an existing member's row shows
+    their username (`current`, set by MembershipForm) and keeps them as long as it is left as it is, even
+    when their account has since been deactivated.
+    """
+
+    def __init__(self, chooser: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label", "User")
+        kwargs.setdefault("help_text", "Their exact username, or their e-mail address if only one account has it.")
+        super().__init__(max_length=254, **kwargs)
+        self.chooser = chooser  # the person filling in the form: access decides whom they may name
+        self.current: Any = None  # the existing membership's user
+
+    def prepare_value(self, value: Any) -> Any:
+        # An existing membership's initial value is its user's id (model_to_dict): show the username instead.
+        if isinstance(value, int):
+            return self.current.get_username() if self.current is not None and self.current.pk == value else ""
+        return value
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        return str(self.prepare_value(initial) or "") != str(data or "").strip()
+
+    def clean(self, value: Any) -> Any:
+        text = super().clean(value)
+        if not text:
+            return None
+        if self.current is not None and text == self.current.get_username():
+            return self.current
+        account = access.user_named(self.chooser, text)
+        if account is None:
+            raise forms.ValidationError("No account with that username or e-mail.", code="no_account")
+        return account
+
+
+class MembershipForm(forms.ModelForm):
+    """A membership whose user is named in an AccountField (see the admins' formfield_for_dbfield)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("user")
+        if isinstance(field, AccountField) and self.instance.pk is not None:
+            field.current = self.instance.user
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    form = MembershipForm
     extra = 0
 
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.related_model is get_user_model():
-            kwargs["queryset"] = access.users_choosable_by(request.user)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        # Django's own asks has_view_permission(request) with no project, which this inline answers no, and
+        # so showed no existing members. Membership scopes the rows; the formset narrows them to the project.
+        memberships = Membership.objects.select_related("user")
+        return access.visible_through_project(memberships, request.user, "project_id")
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "user":
+            return AccountField(request.user)  # named exactly, never chosen from a list of every account
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def _owner(self, request: HttpRequest, obj: Any) -> bool:
         return obj is not None and access.can_manage_members(request.user, obj.pk)
@@ -150,6 +204,9 @@ class ProjectForm(forms.ModelForm):
     def clean_music(self) -> Any:
         music = self.cleaned_data.get("music")
         if isinstance(music, UploadedFile):
+            # The checks a paper's upload gets: the size limit, then an allowed audio format. A ValidationError
+            # here fails the form, so the project is not saved and nothing is stored.
+            services.check_upload_size(music.size, f"The background music {music.name!r}")
             # Stored under the suffix of its verified audio format, never the one the user gave.
             music.name = stored_upload_name("music", music, music.name or "")
         return music
@@ -179,6 +236,7 @@ class ProjectAdmin(ProjectScopedAdmin):
 class MembershipAdmin(ProjectScopedAdmin):
     """Members are managed by their project's owners only; editors and viewers see who is in the team."""
 
+    form = MembershipForm
     list_display = ["project", "user", "role", "created_at"]
     list_filter = ["role"]
     list_select_related = ["project", "user"]
@@ -190,6 +248,11 @@ class MembershipAdmin(ProjectScopedAdmin):
         if obj is None:
             return access.projects_managed_by(request.user).exists()
         return access.can_manage_members(request.user, obj.project_id)
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "user":
+            return AccountField(request.user)  # named exactly, never chosen from a list of every account
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.related_model is Project:

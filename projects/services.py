@@ -69,12 +69,14 @@ def _clean_title(title: str) -> str:
     return title[:300]
 
 
-def check_upload_size(size: int | None) -> None:
-    """ValidationError for an upload over PAPERCAST_MAX_UPLOAD_MB (nothing is stored then)."""
+def check_upload_size(size: int | None, what: str = "The file") -> None:
+    """ValidationError for an upload over PAPERCAST_MAX_UPLOAD_MB (nothing is stored then); `what` names the
+    upload in the message ("The background music 'bed.wav'")."""
     limit = settings.PAPERCAST_MAX_UPLOAD_BYTES
     if size is not None and size > limit:
         raise ValidationError(
-            f"The file is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB (PAPERCAST_MAX_UPLOAD_MB)."
+            f"{what} is {size / 1e6:.1f} MB, larger than papercast accepts: the limit is {limit / 1e6:.0f} MB "
+            "(PAPERCAST_MAX_UPLOAD_MB)."
         )
 
 

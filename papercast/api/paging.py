@@ -7,6 +7,7 @@ from typing import Any
 import django_filters
 from django import forms
 from django.conf import settings
+from django.http import HttpRequest
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
@@ -40,8 +41,25 @@ class AnonThrottle(AnonRateThrottle):
         return str(settings.PAPERCAST_API_ANON_RATE)
 
 
+def client_address(request: HttpRequest | Request) -> str:
+    """The client's address: REMOTE_ADDR, or the one the outermost of PAPERCAST_TRUSTED_PROXIES proxies saw.
+
+    Each proxy appends the address it was reached from to X-Forwarded-For, so only the last
+    PAPERCAST_TRUSTED_PROXIES entries are true; anything before them is whatever the client wrote. The
+    same rule as DRF's NUM_PROXIES (its throttles), and axes' AXES_CLIENT_IP_CALLABLE.
+    """
+    remote = str(request.META.get("REMOTE_ADDR") or "")
+    proxies = int(settings.PAPERCAST_TRUSTED_PROXIES)
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+    if proxies == 0 or not forwarded:
+        return remote
+    hops = forwarded.split(",")
+    return hops[-min(proxies, len(hops))].strip() or remote
+
+
 class LoginThrottle(SimpleRateThrottle):
-    """Guesses at passwords are limited per client address, whoever they claim to be."""
+    """Guesses at passwords are limited per client address, whoever they claim to be (axes limits them
+    per address and per username on top: settings.AXES_*)."""
 
     scope = "login"
 
@@ -49,7 +67,7 @@ class LoginThrottle(SimpleRateThrottle):
         return str(settings.PAPERCAST_API_LOGIN_RATE)
 
     def get_cache_key(self, request: Request, view: Any) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        return self.cache_format % {"scope": self.scope, "ident": client_address(request)}
 
 
 class IdFilter(django_filters.NumberFilter):

@@ -165,7 +165,7 @@ def test_the_admin_pages_of_every_model_answer_each_role(
 
 def test_only_owners_manage_members(clients: dict[str, Client], paper: Paper, users: dict[str, User]) -> None:
     project = paper.project
-    form = {"project": project.pk, "user": users["mallory"].pk, "role": "owner"}
+    form = {"project": project.pk, "user": "mallory", "role": "owner"}  # members are named, never listed
     assert clients["bob"].post("/admin/projects/membership/add/", form).status_code == 403
     assert clients["carol"].post("/admin/projects/membership/add/", form).status_code == 403
     # mallory owns her own project, so she may open the form, but not name a project she does not own.
@@ -174,7 +174,7 @@ def test_only_owners_manage_members(clients: dict[str, Client], paper: Paper, us
     carol = Membership.objects.get(project=project, user=users["carol"])
     url = f"/admin/projects/membership/{carol.pk}/change/"
     assert (
-        clients["bob"].post(url, {"project": project.pk, "user": users["carol"].pk, "role": "owner"}).status_code == 403
+        clients["bob"].post(url, {"project": project.pk, "user": "carol", "role": "owner"}).status_code == 403
     )
     assert not Membership.objects.filter(project=project, user=users["mallory"]).exists()
     assert clients["alice"].post("/admin/projects/membership/add/", form).status_code == 302

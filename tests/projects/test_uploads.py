@@ -101,9 +101,8 @@ def test_an_avi_is_not_taken_for_wav(tmp_dir: Path) -> None:
         assert sniff_audio(handle) is None
 
 
-def test_project_music_is_stored_under_its_verified_format_or_refused(
-    users: dict[str, User], project: Project, tmp_dir: Path, settings: object
-) -> None:
+def _project_change_form(alice: Client, project: Project) -> tuple[str, dict[str, object]]:
+    """The project's admin change URL and its form as the owner would post it back unchanged."""
     url = f"/admin/projects/project/{project.pk}/change/"
     form = {
         "name": project.name,
@@ -114,14 +113,20 @@ def test_project_music_is_stored_under_its_verified_format_or_refused(
         "memberships-TOTAL_FORMS": 0,
         "memberships-INITIAL_FORMS": 0,
     }
-    alice = _client(users["alice"])
     page = alice.get(url)
     assert page.status_code == 200
-    form = {**_initial_form(page.context["adminform"].form), **form}
+    return url, {**_initial_form(page.context["adminform"].form), **form}
+
+
+def test_project_music_is_stored_under_its_verified_format_or_refused(
+    users: dict[str, User], project: Project, tmp_dir: Path, settings: object
+) -> None:
+    alice = _client(users["alice"])
+    url, form = _project_change_form(alice, project)
 
     refused = alice.post(url, {**form, "music": SimpleUploadedFile("evil.svg", SVG, "image/svg+xml")})
     assert refused.status_code == 200
-    assert "not audio in a format papercast accepts" in refused.content.decode()
+    assert "not audio in a format papercast accepts" in refused.context["adminform"].form.errors["music"][0]
     project.refresh_from_db()
     assert not project.music
     assert _stored(Path(settings.MEDIA_ROOT)) == []  # type: ignore[attr-defined]
@@ -131,6 +136,32 @@ def test_project_music_is_stored_under_its_verified_format_or_refused(
     assert saved.status_code == 302, saved.content.decode()[:2000]
     project.refresh_from_db()
     assert project.music.name.endswith(".wav") and ".html" not in project.music.name
+
+
+def test_project_music_over_the_upload_limit_is_refused_before_it_is_stored(
+    users: dict[str, User], project: Project, tmp_dir: Path, settings: object
+) -> None:
+    alice = _client(users["alice"])
+    url, form = _project_change_form(alice, project)
+    wav = make_tone(tmp_dir / "bed.wav", 0.5).read_bytes()
+    settings.PAPERCAST_MAX_UPLOAD_BYTES = len(wav) - 1  # type: ignore[attr-defined]
+
+    refused = alice.post(url, {**form, "music": SimpleUploadedFile("bed.wav", wav, "audio/wav")})
+    assert refused.status_code == 200
+    errors = refused.context["adminform"].form.errors
+    assert "music" in errors, errors
+    assert "The background music 'bed.wav' is" in errors["music"][0]
+    assert "larger than papercast accepts" in errors["music"][0]
+    assert "PAPERCAST_MAX_UPLOAD_MB" in errors["music"][0]
+    project.refresh_from_db()
+    assert not project.music
+    assert _stored(Path(settings.MEDIA_ROOT)) == []  # type: ignore[attr-defined]
+
+    settings.PAPERCAST_MAX_UPLOAD_BYTES = len(wav)  # type: ignore[attr-defined]
+    saved = alice.post(url, {**form, "music": SimpleUploadedFile("bed.wav", wav, "audio/wav")})
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    project.refresh_from_db()
+    assert project.music.name.endswith(".wav")
 
 
 def test_a_paper_uploaded_in_the_admin_gets_an_allowed_suffix_or_is_refused(
