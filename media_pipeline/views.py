@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import PurePosixPath
 
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.db.models import Q
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from django.utils.http import content_disposition_header
+from django.utils.cache import get_conditional_response
+from django.utils.http import content_disposition_header, http_date, parse_http_date_safe
 from django.views.decorators.http import require_safe
 
-from projects.access import papers_visible_to
+from projects.access import papers_visible_to, projects_visible_to
 
 _PAPER_PATH = re.compile(r"^projects/(\d+)/(?:papers/(\d+)/|sources/)")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -53,7 +56,8 @@ UNKNOWN_TYPE = ("application/octet-stream", False)
 def _byte_range(header: str, size: int) -> tuple[int, int] | None:
     """The (first, last) bytes asked for by a single-range header; None when the whole file is wanted.
 
-    Raises ValueError for a range that cannot be satisfied.
+    Raises ValueError for a range that cannot be satisfied (it starts at or beyond the end, or asks for the
+    last 0 bytes). An invalid header, e.g. `bytes=100-50`, is ignored: the whole file (RFC 9110, 14.2).
     """
     match = _RANGE.match(header.strip())
     if match is None:
@@ -65,12 +69,37 @@ def _byte_range(header: str, size: int) -> tuple[int, int] | None:
         length = int(last)
         if length == 0:
             raise ValueError("empty suffix range")
-        return max(size - length, 0), size - 1
+        return (max(size - length, 0), size - 1) if size else None
     start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if start >= size or end < start:
+    if last and int(last) < start:
+        return None  # last before first: not a valid range-spec, so the header is ignored
+    if start >= size:
         raise ValueError("range outside the file")
-    return start, end
+    return start, min(int(last), size - 1) if last else size - 1
+
+
+def _validators(name: str, size: int, digest: str | None) -> tuple[str, datetime]:
+    """A strong ETag (the content's digest when the caller knows it, else the size and time) and the time."""
+    modified = default_storage.get_modified_time(name)
+    if digest:
+        return f'"{digest}"', modified
+    return f'"{size:x}-{int(modified.timestamp() * 1_000_000):x}"', modified
+
+
+def _if_range_matches(value: str | None, etag: str, modified: datetime) -> bool:
+    """Whether a range may be served: no If-Range, or one naming this very file (RFC 9110, 13.1.5): the same
+    strong ETag (a weak one never matches), or exactly its Last-Modified date."""
+    if value is None:
+        return True
+    value = value.strip()
+    if value.startswith(('"', "W/")):
+        return value == etag
+    return parse_http_date_safe(value) == int(modified.timestamp())
+
+
+def _refusal(status: int, code: str, detail: str) -> HttpResponse:
+    """A refusal in the API's error shape (the API's downloads are served from here)."""
+    return JsonResponse({"status": status, "code": code, "detail": detail, "errors": {}}, status=status)
 
 
 def _ranged(name: str, first: int, last: int) -> Iterator[bytes]:
@@ -88,30 +117,63 @@ def _ranged(name: str, first: int, last: int) -> Iterator[bytes]:
 @require_safe
 @login_required
 def media_file(request: HttpRequest, name: str) -> HttpResponseBase:
+    """A stored file, to a member of the project that owns it now (404 to anyone else, as for a missing file).
+
+    The project id in a stored name is where the owner was when the file was written, and a paper can move
+    to another project since: access follows the owner's current project, never the name's. A file under
+    `papers/<id>/` belongs to that paper (ids never change); a file under `sources/` belongs to the row that
+    points at it (a paper's upload, a project's music), and one that no row points at is served to nobody.
+    """
     match = _PAPER_PATH.match(name)
     if match is None or ".." in name.split("/"):
         raise Http404("No such file.")
-    project_id, paper_id = int(match.group(1)), match.group(2)
-    visible = papers_visible_to(request.user).filter(project_id=project_id)
+    paper_id = match.group(2)
     if paper_id is not None:
-        visible = visible.filter(pk=int(paper_id))
-    if not visible.exists() or not default_storage.exists(name):
+        allowed = papers_visible_to(request.user).filter(pk=int(paper_id)).exists()
+    else:
+        allowed = (
+            papers_visible_to(request.user).filter(Q(source_file=name) | Q(narration_audio=name)).exists()
+            or projects_visible_to(request.user).filter(music=name).exists()
+        )
+    if not allowed or not default_storage.exists(name):
         raise Http404("No such file.")
     return stored_file_response(request, name)
 
 
-def stored_file_response(request: HttpRequest, name: str, content_type: str | None = None) -> HttpResponseBase:
-    """The stored file (local storage), whole or the byte range the request asks for. Access is the caller's."""
+def stored_file_response(
+    request: HttpRequest, name: str, content_type: str | None = None, *, digest: str | None = None
+) -> HttpResponseBase:
+    """The stored file (local storage), whole or the byte range the request asks for. Access is the caller's.
+
+    Every answer carries a strong ETag (`digest`, e.g. the sha256 a row recorded for the file, else the
+    size and time) and Last-Modified: If-None-Match and If-Modified-Since get 304, If-Range gets the range
+    only while it names this file (a resumed download of a file that changed starts again), and a range
+    that cannot be satisfied gets 416 in the API's error shape.
+    """
     size = default_storage.size(name)
     path = PurePosixPath(name)
     served_type, inline = SERVED_TYPES.get(path.suffix.lower(), UNKNOWN_TYPE)
+    etag, modified = _validators(name, size, digest)
+    response: HttpResponseBase | None
+    response = get_conditional_response(request, etag=etag, last_modified=int(modified.timestamp()))
+    if response is not None:
+        if response.status_code == 412:
+            response = _refusal(
+                412, "precondition_failed", "The file does not meet the request's If-Match or If-Unmodified-Since."
+            )
+        response["ETag"], response["Last-Modified"] = etag, http_date(modified.timestamp())
+        return _never_a_page(response)
+    header = request.headers.get("Range", "")
+    if not _if_range_matches(request.headers.get("If-Range"), etag, modified):
+        header = ""  # the client's partial copy is of another file: it gets the whole of this one
     try:
-        wanted = _byte_range(request.headers.get("Range", ""), size)
+        wanted = _byte_range(header, size)
     except ValueError:
-        refused = HttpResponse(status=416)
+        refused = _refusal(
+            416, "range_not_satisfiable", f"The range asked for is outside the file, which has {size} bytes."
+        )
         refused["Content-Range"] = f"bytes */{size}"
         return _never_a_page(refused)
-    response: HttpResponseBase
     if wanted is None:
         response = FileResponse(default_storage.open(name, "rb"), content_type=content_type or served_type)
     else:
@@ -122,6 +184,7 @@ def stored_file_response(request: HttpRequest, name: str, content_type: str | No
         response["Content-Range"] = f"bytes {first}-{last}/{size}"
         response["Content-Length"] = str(last - first + 1)
     response["Accept-Ranges"] = "bytes"
+    response["ETag"], response["Last-Modified"] = etag, http_date(modified.timestamp())
     response["Content-Disposition"] = content_disposition_header(not inline, path.name) or "attachment"
     return _never_a_page(response)
 

@@ -28,6 +28,32 @@ class ImageSampler(models.TextChoices):
     DDIM = "ddim", "DDIM"
 
 
+# The categories YouTube lets a video be uploaded to (videoCategories.list, assignable ones); other ids are refused.
+YOUTUBE_CATEGORIES = [
+    ("1", "Film & Animation"),
+    ("2", "Autos & Vehicles"),
+    ("10", "Music"),
+    ("15", "Pets & Animals"),
+    ("17", "Sports"),
+    ("19", "Travel & Events"),
+    ("20", "Gaming"),
+    ("22", "People & Blogs"),
+    ("23", "Comedy"),
+    ("24", "Entertainment"),
+    ("25", "News & Politics"),
+    ("26", "Howto & Style"),
+    ("27", "Education"),
+    ("28", "Science & Technology"),
+    ("29", "Nonprofits & Activism"),
+]
+# A BCP-47 language tag as YouTube takes them: a language, then optional script, region or variant subtags
+# ("en", "en-GB", "zh-Hant", "es-419", "sr-Latn-RS").
+LANGUAGE_TAG = RegexValidator(
+    r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-(?:[A-Za-z]{2}|\d{3}))?(-(?:[A-Za-z0-9]{5,8}|\d[A-Za-z0-9]{3}))*$",
+    "A language is a BCP-47 tag such as en, en-GB, pt-BR, zh-Hant or es-419.",
+)
+
+
 class ImageLayout(models.TextChoices):
     """Where an image server's picture goes in a scene (the built-in slides and title cards ignore this)."""
 
@@ -156,10 +182,7 @@ class Project(models.Model):
     )
     # What the YouTube uploader is told about this project's videos (see media_pipeline.publishing).
     youtube_category_id = models.CharField(
-        max_length=4,
-        default="28",
-        validators=[RegexValidator(r"^\d{1,4}$", "A YouTube category id is a number, e.g. 28 or 27.")],
-        help_text="YouTube category id: 28 Science & Technology, 27 Education.",
+        max_length=4, default="28", choices=YOUTUBE_CATEGORIES, help_text="The YouTube category of the videos."
     )
     youtube_privacy = models.CharField(
         max_length=10,
@@ -168,7 +191,11 @@ class Project(models.Model):
         help_text="Privacy status the uploader sets on new videos.",
     )
     youtube_language = models.CharField(
-        max_length=16, blank=True, help_text="Language code of title and description; empty: the narration's."
+        max_length=35,
+        blank=True,
+        validators=[LANGUAGE_TAG],
+        help_text="Language of title and description (BCP-47: en, en-GB, pt-BR); empty: the narration's. The "
+        "audio language is always the narration's.",
     )
     youtube_tags = models.CharField(
         max_length=500, blank=True, help_text="Comma-separated tags added to every video of the project."
@@ -309,6 +336,12 @@ class Paper(models.Model):
         blank=True,
         max_length=4000,
         help_text="What the video is about, for its YouTube description; empty: written from the scene summaries.",
+    )
+    publish_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Schedule: the video is uploaded private and YouTube makes it public at this time; empty: "
+        "published with the project's privacy at once.",
     )
     thumbnail_scene = models.PositiveIntegerField(
         null=True, blank=True, help_text="Scene number whose image makes the thumbnail; empty: the first."

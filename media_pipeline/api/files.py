@@ -42,6 +42,13 @@ def download_name(video: Video, kind: str) -> str:
     return f"papercast-video-{video.pk}-{kind}.{SUFFIXES[kind]}"
 
 
+def file_digest(video: Video, kind: str) -> str | None:
+    """The sha256 recorded for the file, where there is one (the MP4's): its download's ETag."""
+    if kind != "video":
+        return None
+    return video.file_sha256 or None
+
+
 def presigned_url(field: FieldFile, video: Video, kind: str) -> str:
     """A short-lived signed URL (AWS_QUERYSTRING_EXPIRE seconds) that downloads under a readable name."""
     disposition = f'attachment; filename="{download_name(video, kind)}"'

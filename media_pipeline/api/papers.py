@@ -25,11 +25,11 @@ from media_pipeline.api.serializers import (
     PipelineStartedSerializer,
     PipelineStartSerializer,
 )
+from media_pipeline.api.views import id_filter
 from media_pipeline.models import Stage, StageRun, Video
 from media_pipeline.pipeline import PipelineBusy, PipelineError, pipeline_start
 from media_pipeline.selectors import pipeline_state
 from papercast.api.errors import Conflict, ErrorSerializer
-from papercast.api.paging import IdFilter
 from projects import access, services
 from projects.api.views import require_editor
 from projects.models import CurationStatus, Paper, Project, SourceKind
@@ -42,7 +42,7 @@ class PayloadTooLarge(exceptions.APIException):
 
 
 class PaperFilter(django_filters.FilterSet):
-    project = IdFilter(field_name="project_id", help_text="Only this project's papers.")
+    project = id_filter("project_id", "Only this project's papers.")
     curation_status = django_filters.ChoiceFilter(choices=CurationStatus.choices)
     source_kind = django_filters.ChoiceFilter(choices=SourceKind.choices)
 
@@ -131,7 +131,7 @@ class PaperViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
         responses={200: PipelineStartedSerializer, 202: PipelineStartedSerializer},
         description=(
             "Start or resume the paper's pipeline (editors). Without from_stage it resumes at the first stage "
-            "that is not current; 200 with started=false when all are. 409 while a run is active."
+            "that is not current; 200 with started=false when all are. 409 `pipeline_busy` while a run is active."
         ),
     )
     @action(detail=True, methods=["post"], serializer_class=PipelineStartSerializer)
@@ -149,7 +149,7 @@ class PaperViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
                 requested_by=user,
             )
         except PipelineBusy as exc:
-            raise Conflict(str(exc)) from exc
+            raise Conflict(str(exc), code="pipeline_busy") from exc
         except PipelineError as exc:
             raise exceptions.ValidationError({"non_field_errors": [str(exc)]}) from exc
         fresh = Paper.objects.get(pk=paper.pk)

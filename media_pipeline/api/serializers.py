@@ -11,8 +11,16 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from media_pipeline.models import RunStatus, Stage, UploadEvent, UploadEventKind, Video
-from media_pipeline.publishing import YOUTUBE_ID, lease_active, video_status
+from media_pipeline.publishing import (
+    CLAIM_CONFLICTS,
+    FAIL_CONFLICTS,
+    PUBLISH_CONFLICTS,
+    YOUTUBE_ID,
+    lease_active,
+    video_status,
+)
 from media_pipeline.selectors import pipeline_state
+from papercast.api.errors import error_serializer
 from projects import access
 from projects.identifiers import parse_arxiv_id
 from projects.models import Paper, Project
@@ -115,6 +123,14 @@ class YouTubeStatusSerializer(serializers.Serializer):
     privacyStatus = serializers.ChoiceField(choices=["private", "unlisted", "public"])
     selfDeclaredMadeForKids = serializers.BooleanField()
     containsSyntheticMedia = serializers.BooleanField()
+    publishAt = serializers.CharField(
+        required=False, help_text="When YouTube makes the (private) video public, ISO 8601 in UTC; only if scheduled."
+    )
+
+
+class CaptionSerializer(serializers.Serializer):
+    language = serializers.CharField(allow_blank=True, help_text="The narration's language (BCP-47).")
+    name = serializers.CharField(help_text="The caption track's name (captions.insert snippet.name).")
 
 
 class YouTubeBodySerializer(serializers.Serializer):
@@ -129,10 +145,19 @@ class MetadataSerializer(serializers.Serializer):
     )
     tags = serializers.ListField(child=serializers.CharField(), help_text="Within YouTube's 500 characters.")
     category_id = serializers.CharField()
-    default_language = serializers.CharField(allow_null=True)
+    default_language = serializers.CharField(
+        allow_null=True, help_text="The title's and description's language: the project's, else the narration's."
+    )
+    default_audio_language = serializers.CharField(allow_null=True, help_text="The narration's language.")
     made_for_kids = serializers.BooleanField()
     contains_synthetic_media = serializers.BooleanField(help_text="YouTube's altered-or-synthetic-content flag.")
-    privacy_status = serializers.ChoiceField(choices=["private", "unlisted", "public"])
+    privacy_status = serializers.ChoiceField(
+        choices=["private", "unlisted", "public"], help_text="private while a video is scheduled (publish_at)."
+    )
+    publish_at = serializers.CharField(
+        allow_null=True, help_text="When YouTube publishes the video (ISO 8601, UTC); null: not scheduled."
+    )
+    caption = CaptionSerializer(help_text="The caption track to add with the SRT or VTT file (captions.insert).")
     youtube = YouTubeBodySerializer(help_text="The videos.insert request body (parts snippet,status), ready to send.")
 
 
@@ -195,12 +220,36 @@ class ClaimedSerializer(serializers.Serializer):
 
 class PublishedSerializer(serializers.Serializer):
     youtube_id = serializers.RegexField(YOUTUBE_ID, help_text="The id YouTube gave the uploaded video.")
-    lease = serializers.UUIDField(required=False, help_text="The lease you claimed the video with.")
+    lease = serializers.UUIDField(
+        required=False,
+        help_text=(
+            "The lease you claimed the video with (it must still hold). Without it, a lease your account holds "
+            "counts: uploaders sharing an account must name theirs."
+        ),
+    )
 
 
 class FailedSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=5000, help_text="Why the upload failed, for the editors.")
-    lease = serializers.UUIDField(required=False, help_text="The lease you claimed the video with.")
+    lease = serializers.UUIDField(
+        required=False,
+        help_text=(
+            "The lease you claimed the video with. Without it, the lease your account holds is released (an "
+            "uploader that lost its lease id gives its claim back so)."
+        ),
+    )
+
+
+# One schema for the 409s of claim, published and failed (each operation's description says which codes it
+# gives): one enum of codes, so the schema has one CodeEnum rather than a clash of several.
+LeaseConflictSerializer = error_serializer(
+    "LeaseConflict",
+    {cls.code: cls.__doc__ or "" for cls in dict.fromkeys((*CLAIM_CONFLICTS, *PUBLISH_CONFLICTS, *FAIL_CONFLICTS))},
+    holder=serializers.CharField(
+        required=False, allow_null=True, help_text="Who holds the video's lease now (when one holds it)."
+    ),
+    expires_at=serializers.DateTimeField(required=False, help_text="When the lease that holds the video runs out."),
+)
 
 
 STAGE_STATUSES = [*RunStatus.choices, ("not_started", "Not started")]

@@ -9,12 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django import forms
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import exceptions, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -22,12 +29,13 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from media_pipeline import publishing, selectors
-from media_pipeline.api.files import CONTENT_TYPES, download_name, is_local, presigned_url, video_field
+from media_pipeline.api.files import CONTENT_TYPES, download_name, file_digest, is_local, presigned_url, video_field
 from media_pipeline.api.serializers import (
     VIDEO_STATUSES,
     ClaimedSerializer,
     ClaimSerializer,
     FailedSerializer,
+    LeaseConflictSerializer,
     PublishedSerializer,
     VideoDetailSerializer,
     VideoSerializer,
@@ -35,19 +43,50 @@ from media_pipeline.api.serializers import (
 )
 from media_pipeline.models import UploadEvent, Video
 from media_pipeline.views import stored_file_response
-from papercast.api.errors import Conflict
+from papercast.api.errors import Conflict, ErrorSerializer
 from papercast.api.paging import IdFilter
 from projects.api.views import require_editor
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+# IdFilter's range. drf-spectacular cannot tell an `*_id` path is an integer and would say "number".
+_ID_SCHEMA = {"type": "integer", "format": "int64", "minimum": 1, "maximum": 2**63 - 1}
+
+
+class _BooleanField(forms.Field):
+    """true/false, 1/0, yes/no or on/off in any case; anything else is invalid: a typo must not silently list
+    everything (django-filter's own boolean field reads what it does not know as "no filter")."""
+
+    def to_python(self, value: Any) -> bool | None:
+        if value is None or value == "":
+            return None
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise forms.ValidationError("Use true or false (or 1/0, yes/no, on/off).", code="invalid")
+
+
+class BooleanFilter(django_filters.BooleanFilter):
+    """A boolean query parameter that answers 400 for what is not a boolean."""
+
+    field_class = _BooleanField
+
+
+def id_filter(field_name: str, help_text: str) -> IdFilter:
+    """An IdFilter (400 for what is not an id), an integer in the schema."""
+    schema = {**_ID_SCHEMA, "description": help_text}
+    annotated: IdFilter = extend_schema_field(schema)(IdFilter(field_name=field_name, help_text=help_text))
+    return annotated
 
 
 class VideoFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=VIDEO_STATUSES, method="filter_status")
-    published = django_filters.BooleanFilter(method="filter_published", help_text="Has a YouTube id.")
-    available = django_filters.BooleanFilter(
-        method="filter_available", help_text="true: no uploader's lease holds the video now."
-    )
-    project = IdFilter(field_name="paper__project_id")
-    paper = IdFilter(field_name="paper_id")
+    published = BooleanFilter(method="filter_published", help_text="Has a YouTube id.")
+    available = BooleanFilter(method="filter_available", help_text="true: no uploader's lease holds the video now.")
+    project = id_filter("paper__project_id", "Only this project's videos.")
+    paper = id_filter("paper_id", "Only this paper's videos.")
 
     class Meta:
         model = Video
@@ -76,7 +115,26 @@ _DOWNLOAD_RESPONSES: dict[Any, Any] = {
     for media in CONTENT_TYPES.values()
 }
 _DOWNLOAD_RESPONSES[302] = OpenApiResponse(description="S3 storage: a redirect to a short-lived presigned URL.")
-_DOWNLOAD_RESPONSES[416] = OpenApiResponse(description="The range asked for is outside the file.")
+_DOWNLOAD_RESPONSES[304] = OpenApiResponse(
+    description="Not modified: If-None-Match names the file's ETag (or If-Modified-Since is not before it)."
+)
+_DOWNLOAD_RESPONSES[(412, "application/json")] = OpenApiResponse(
+    ErrorSerializer, description="`precondition_failed`: the file does not meet If-Match or If-Unmodified-Since."
+)
+_DOWNLOAD_RESPONSES[(416, "application/json")] = OpenApiResponse(
+    ErrorSerializer,
+    description="`range_not_satisfiable`: the range starts beyond the file; Content-Range says `bytes */SIZE`.",
+)
+
+
+def _conflict_codes(refusals: tuple[type[publishing.PublishingError], ...]) -> str:
+    return "The video's state refuses this; `code` says why: " + ", ".join(f"`{r.code}`" for r in refusals) + "."
+
+
+def _conflict(exc: publishing.PublishingError) -> Conflict:
+    """The 409 of a refusal; a lease that holds the video now is named in the body (`holder`, `expires_at`)."""
+    held = {"holder": exc.holder, "expires_at": iso(exc.expires_at)} if exc.expires_at else {}
+    return Conflict(str(exc), code=exc.code, **held)
 
 
 @extend_schema_view(
@@ -112,10 +170,15 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         tags=["videos"],
         request=ClaimSerializer,
-        responses={200: ClaimedSerializer},
+        responses={
+            200: ClaimedSerializer,
+            409: OpenApiResponse(LeaseConflictSerializer, description=_conflict_codes(publishing.CLAIM_CONFLICTS)),
+        },
         description=(
-            "Lease the video for an upload (editors). 409 while another uploader's lease holds, or when the "
-            "video is not approved or is published already. With `lease`, renews that lease."
+            "Lease the video for an upload (editors). 409 `lease_held` (with `holder` and `expires_at`) while "
+            "another uploader's lease holds, `not_approved` or `already_published`. With `lease`, renews that "
+            "lease while it holds: `lease_expired` once it ran out (claim anew), `not_lease_holder` once it was "
+            "released or replaced."
         ),
     )
     @action(detail=True, methods=["post"], serializer_class=ClaimSerializer)
@@ -129,7 +192,7 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
                 video, user=user, seconds=form.validated_data.get("seconds"), lease=form.validated_data.get("lease")
             )
         except publishing.PublishingError as exc:
-            raise Conflict(str(exc)) from exc
+            raise _conflict(exc) from exc
         return Response(
             {"lease": str(video.lease_id), "expires_at": iso(video.lease_expires_at), "video": self._detail(video)}
         )
@@ -137,10 +200,16 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         tags=["videos"],
         request=PublishedSerializer,
-        responses={200: VideoDetailSerializer},
+        responses={
+            200: VideoDetailSerializer,
+            409: OpenApiResponse(LeaseConflictSerializer, description=_conflict_codes(publishing.PUBLISH_CONFLICTS)),
+        },
         description=(
-            "Report the YouTube id of the uploaded video (editors). Idempotent: the same id again is 200 and "
-            "changes nothing; a different id is 409. The paper's curation becomes published."
+            "Report the YouTube id of the uploaded video (editors). Only the holder of the video's lease may: "
+            "name it in `lease` (without it, a lease your account holds counts). Idempotent: the same id again "
+            "is 200 and changes nothing, whoever sends it. 409 `not_lease_holder` for another lease or none, "
+            "`lease_expired` for a lease that ran out (claim again, then report), `already_published` for a "
+            "different id, `youtube_id_taken` for an id another video has. The paper's curation becomes published."
         ),
     )
     @action(detail=True, methods=["post"], serializer_class=PublishedSerializer)
@@ -154,14 +223,22 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
                 video, user=user, youtube_id=form.validated_data["youtube_id"], lease=form.validated_data.get("lease")
             )
         except publishing.PublishingError as exc:
-            raise Conflict(str(exc)) from exc
+            raise _conflict(exc) from exc
         return Response(self._detail(video))
 
     @extend_schema(
         tags=["videos"],
         request=FailedSerializer,
-        responses={200: VideoDetailSerializer},
-        description="Report a failed upload (editors): releases the lease and keeps the reason.",
+        responses={
+            200: VideoDetailSerializer,
+            409: OpenApiResponse(LeaseConflictSerializer, description=_conflict_codes(publishing.FAIL_CONFLICTS)),
+        },
+        description=(
+            "Report a failed upload (editors): releases the lease and keeps the reason. Releases only the "
+            "video's lease: the one named in `lease` (also after it ran out, while nobody claimed the video "
+            "since) or, without it, the one your account holds: so an uploader that lost its lease id gives "
+            "its claim back. 409 `not_lease_holder` for another lease or none, `already_published`."
+        ),
     )
     @action(detail=True, methods=["post"], serializer_class=FailedSerializer)
     def failed(self, request: Request, pk: str | None = None) -> Response:
@@ -176,7 +253,7 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
         except ValueError as exc:
             raise exceptions.ValidationError({"reason": [str(exc)]}) from exc
         except publishing.PublishingError as exc:
-            raise Conflict(str(exc)) from exc
+            raise _conflict(exc) from exc
         return Response(self._detail(video))
 
     @extend_schema(
@@ -184,7 +261,9 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
         parameters=[_KIND],
         responses=_DOWNLOAD_RESPONSES,
         description=(
-            "Download the MP4, SRT, WebVTT or thumbnail. Local storage: streamed, with byte ranges. S3: a "
+            "Download the MP4, SRT, WebVTT or thumbnail. Local storage: streamed, with byte ranges (one `Range: "
+            "bytes=first-last`; an invalid one is ignored), a strong ETag (the MP4's is its sha256) and "
+            "Last-Modified: If-None-Match gets 304, If-Range the range only while it names this file. S3: a "
             "redirect to a presigned URL (fetch it without the Authorization header)."
         ),
     )
@@ -196,6 +275,8 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
             raise exceptions.NotFound(f"Video {video.pk} has no {kind} file.")
         if not is_local(field.storage):
             return HttpResponseRedirect(presigned_url(field, video, kind))
-        response = stored_file_response(request._request, str(field.name), CONTENT_TYPES[kind])
+        response = stored_file_response(
+            request._request, str(field.name), CONTENT_TYPES[kind], digest=file_digest(video, kind)
+        )
         response["Content-Disposition"] = f'attachment; filename="{download_name(video, kind)}"'
         return response

@@ -12,12 +12,12 @@ _ERRORS = {
     "400": "The request is not valid (see `errors`).",
     "401": "No valid credentials (a missing, expired or revoked token).",
     "403": "Your role in the project does not allow this.",
-    "404": "Not found, or not in a project you are a member of.",
+    "404": "Not found, or not in a project you are a member of (code `not_found`).",
     "406": "None of the accepted content types can be served.",
     "429": "Too many requests: wait for the seconds in Retry-After.",
 }
 _WRITE_ERRORS = {
-    "409": "Conflicts with the resource's current state (see `detail`).",
+    "409": "Conflicts with the resource's current state: `code` says which conflict, `detail` explains.",
     "415": "The request body's content type is not accepted.",
 }
 

@@ -107,6 +107,7 @@ def test_editors_start_the_pipeline_and_each_run_names_them(
     assert (run.status, run.requested_by, run.until_stage) == (RunStatus.PENDING, users["alice"], "chunk")
     busy = api["bob"].post(url, {}, format="json")
     assert busy.status_code == 409 and "already running" in body(busy)["detail"]
+    assert body(busy)["code"] == "pipeline_busy"
     shown = body(api["carol"].get(f"/api/v1/papers/{created['id']}/"))
     assert shown["pipeline"]["status"] == "pending" and shown["pipeline"]["active"] is True
 

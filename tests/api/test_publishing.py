@@ -4,7 +4,8 @@ racing for one video (exactly one wins; on PostgreSQL in CI)."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -83,19 +84,23 @@ def test_publishing_is_idempotent_and_a_different_id_is_refused(
     api: dict[str, APIClient], approved_video: Video
 ) -> None:
     bob, alice = api["bob"], api["alice"]
-    first = _publish(bob, approved_video, "abcDEF12345")
+    lease = body(_claim(bob, approved_video))["lease"]
+    first = _publish(bob, approved_video, "abcDEF12345", lease=lease)
     stamp = Video.objects.get(pk=approved_video.pk).published_at
+    # A repeat is 200 whoever sends it, with or without the (now released) lease.
     again = _publish(alice, approved_video, "abcDEF12345")
-    assert first.status_code == again.status_code == 200
+    repeat = _publish(bob, approved_video, "abcDEF12345", lease=lease)
+    assert first.status_code == again.status_code == repeat.status_code == 200
     video = Video.objects.get(pk=approved_video.pk)
     assert (video.published_at, video.published_by.username) == (stamp, "bob")  # unchanged by the repeat
     other = _publish(alice, approved_video, "zzzZZZ99999")
-    assert other.status_code == 409 and body(other)["code"] == "conflict"
+    assert other.status_code == 409 and body(other)["code"] == "already_published"
     assert "abcDEF12345" in body(other)["detail"]
     assert Video.objects.get(pk=approved_video.pk).youtube_id == "abcDEF12345"
     assert UploadEvent.objects.filter(video=approved_video, kind="published").count() == 1
     # Published is final: no more claims.
-    assert _claim(bob, approved_video).status_code == 409
+    refused = _claim(bob, approved_video)
+    assert refused.status_code == 409 and body(refused)["code"] == "already_published"
     bad = _publish(bob, approved_video, "not a youtube id!")
     assert bad.status_code == 400 and "youtube_id" in body(bad)["errors"]
 
@@ -105,6 +110,9 @@ def test_a_lease_expires_and_the_video_can_be_claimed_again(api: dict[str, APICl
     first = body(_claim(bob, approved_video, seconds=60))["lease"]
     held = _claim(alice, approved_video)
     assert held.status_code == 409 and "bob" in body(held)["detail"]
+    expires = Video.objects.get(pk=approved_video.pk).lease_expires_at
+    assert (body(held)["code"], body(held)["holder"]) == ("lease_held", "bob")
+    assert datetime.fromisoformat(body(held)["expires_at"]) == expires
     # bob renews his own lease while he uploads.
     renewed = _claim(bob, approved_video, lease=first, seconds=900)
     assert renewed.status_code == 200 and body(renewed)["lease"] == first
@@ -113,9 +121,11 @@ def test_a_lease_expires_and_the_video_can_be_claimed_again(api: dict[str, APICl
     second = _claim(alice, approved_video)
     assert second.status_code == 200 and body(second)["lease"] != first
     # bob's stale lease can neither be renewed nor release alice's.
-    assert _claim(bob, approved_video, lease=first).status_code == 409
+    renew = _claim(bob, approved_video, lease=first)
+    assert renew.status_code == 409 and body(renew)["code"] == "not_lease_holder"
     stale = _fail(bob, approved_video, "timed out", lease=first)
-    assert stale.status_code == 409
+    assert stale.status_code == 409 and body(stale)["code"] == "not_lease_holder"
+    assert body(stale)["holder"] == "alice"
     assert Video.objects.get(pk=approved_video.pk).lease_id is not None
     # alice's upload fails: the reason is kept and the video is free again.
     failed = _fail(alice, approved_video, "YouTube quota exceeded", lease=body(second)["lease"])
@@ -132,6 +142,7 @@ def test_only_approved_videos_can_be_claimed(
     curation.paper_return_to_review(approved_video.paper, user=users["alice"])
     refused = _claim(api["bob"], approved_video)
     assert refused.status_code == 409 and "not approved" in body(refused)["detail"]
+    assert body(refused)["code"] == "not_approved"
     assert body(api["bob"].get(f"/api/v1/videos/{approved_video.pk}/"))["status"] == "unapproved"
     assert _publish(api["bob"], approved_video, "abcDEF12345").status_code == 409
 
@@ -144,6 +155,97 @@ def test_an_upload_that_finishes_after_approval_is_withdrawn_is_still_recorded(
     # The video is on YouTube whatever the editors decided meanwhile: the uploader that held it says so.
     assert _publish(api["bob"], approved_video, "abcDEF12345", lease=lease).status_code == 200
     assert Video.objects.get(pk=approved_video.pk).youtube_id == "abcDEF12345"
+
+
+def test_only_the_lease_holder_publishes(api: dict[str, APIClient], approved_video: Video) -> None:
+    bob, alice = api["bob"], api["alice"]
+    lease = body(_claim(bob, approved_video))["lease"]
+    # alice never claimed it: neither without a lease nor with a made-up one does she wipe bob's.
+    for lease_named in ({}, {"lease": str(uuid.uuid4())}):
+        attempt = _publish(alice, approved_video, "aliceUpload1", **lease_named)
+        assert attempt.status_code == 409
+        assert (body(attempt)["code"], body(attempt)["holder"]) == ("not_lease_holder", "bob")
+    video = Video.objects.get(pk=approved_video.pk)
+    assert (video.youtube_id, str(video.lease_id), video.lease_holder.username) == ("", lease, "bob")
+    # A claim named by a lease is the lease's, not its account's: bob's own made-up lease fails too.
+    assert _publish(bob, approved_video, "bobUpload123", lease=str(uuid.uuid4())).status_code == 409
+    assert _publish(bob, approved_video, "bobUpload123", lease=lease).status_code == 200
+    assert UploadEvent.objects.filter(video=approved_video, kind="published").count() == 1
+
+
+def test_an_uploader_that_does_not_name_its_lease_publishes_with_its_accounts(
+    api: dict[str, APIClient], approved_video: Video
+) -> None:
+    _claim(api["bob"], approved_video)  # an older uploader: it claims, then reports without the lease
+    assert _publish(api["bob"], approved_video, "bobUpload123").status_code == 200
+    assert Video.objects.get(pk=approved_video.pk).published_by.username == "bob"
+
+
+def test_an_expired_lease_does_not_publish(api: dict[str, APIClient], approved_video: Video) -> None:
+    bob, alice = api["bob"], api["alice"]
+    lease = body(_claim(bob, approved_video))["lease"]
+    _expire(approved_video)
+    stale = _publish(bob, approved_video, "bobUpload123", lease=lease)
+    assert stale.status_code == 409 and body(stale)["code"] == "lease_expired"
+    assert _publish(bob, approved_video, "bobUpload123").status_code == 409  # nor bob without naming it
+    assert Video.objects.get(pk=approved_video.pk).youtube_id == ""
+    # Nobody took it meanwhile: bob claims it again and reports with the new lease.
+    again = body(_claim(bob, approved_video))["lease"]
+    assert again != lease
+    assert _publish(bob, approved_video, "bobUpload123", lease=again).status_code == 200
+    # Once someone else has claimed an expired lease's video, that lease is simply not the holder's.
+    other = _another_approved_video(approved_video)
+    old = body(_claim(bob, other))["lease"]
+    _expire(other)
+    assert _claim(alice, other).status_code == 200
+    late = _publish(bob, other, "bobUpload456", lease=old)
+    assert late.status_code == 409 and body(late)["code"] == "not_lease_holder"
+    assert Video.objects.get(pk=other.pk).lease_holder.username == "alice"
+
+
+def test_an_uploader_that_lost_its_lease_id_releases_its_claim_with_failed(
+    api: dict[str, APIClient], approved_video: Video
+) -> None:
+    bob, alice = api["bob"], api["alice"]
+    # Nobody holds it: there is no claim to fail.
+    nothing = _fail(bob, approved_video, "crashed")
+    assert nothing.status_code == 409 and body(nothing)["code"] == "not_lease_holder"
+    _claim(bob, approved_video)  # bob's uploader crashes and forgets its lease id
+    refused = _fail(alice, approved_video, "not mine")
+    assert refused.status_code == 409 and body(refused)["code"] == "not_lease_holder"
+    assert Video.objects.get(pk=approved_video.pk).lease_holder.username == "bob"
+    released = _fail(bob, approved_video, "restarted; lost the lease id")
+    assert released.status_code == 200 and body(released)["lease"]["held"] is False
+    assert body(released)["last_failure"] == "restarted; lost the lease id"
+    assert _claim(alice, approved_video).status_code == 200
+
+
+def test_every_conflict_and_missing_object_says_why(api: dict[str, APIClient], approved_video: Video) -> None:
+    bob = api["bob"]
+    missing = bob.get("/api/v1/videos/999999/")
+    assert missing.status_code == 404 and body(missing)["code"] == "not_found"
+    assert body(bob.post("/api/v1/videos/999999/claim/", {}, format="json"))["code"] == "not_found"
+    assert body(api["mallory"].get(f"/api/v1/videos/{approved_video.pk}/"))["code"] == "not_found"
+    lease = body(_claim(bob, approved_video))["lease"]
+    _expire(approved_video)
+    renew = _claim(bob, approved_video, lease=lease)
+    assert renew.status_code == 409 and body(renew)["code"] == "lease_expired"
+    lease = body(_claim(bob, approved_video))["lease"]
+    assert _publish(bob, approved_video, "abcDEF12345", lease=lease).status_code == 200
+    other = _another_approved_video(approved_video)
+    taken = _publish(bob, other, "abcDEF12345", lease=body(_claim(bob, other))["lease"])
+    assert taken.status_code == 409 and body(taken)["code"] == "youtube_id_taken"
+    failed = _fail(bob, approved_video, "late")
+    assert failed.status_code == 409 and body(failed)["code"] == "already_published"
+
+
+def _another_approved_video(video: Video) -> Video:
+    """Another approved, unclaimed video of the same paper, sharing the files (claims and reports never read them)."""
+    return Video.objects.create(
+        paper_id=video.paper_id, file=video.file.name, srt=video.srt.name, duration=video.duration,
+        width=video.width, height=video.height, settings_fingerprint=f"{video.settings_fingerprint}-2",
+        approved_by=video.approved_by, approved_at=video.approved_at,
+    )  # fmt: skip
 
 
 @pytest.mark.django_db(transaction=True)
