@@ -35,7 +35,7 @@ class PaperForm(forms.ModelForm):
         model = Paper
         fields = [
             "project", "title", "description", "source_kind", "source_text", "source_file", "source_filename",
-            "arxiv_id", "script_minutes", "thumbnail_scene",
+            "arxiv_id", "script_minutes", "thumbnail_scene", "publish_at",
         ]  # fmt: skip
 
     def clean(self) -> dict[str, Any]:
@@ -86,7 +86,7 @@ class PaperAdmin(PaperPageMixin, ProjectScopedAdmin):
     ]
     fields = [
         "project", "title", "description", "source_kind", "source_text", "source_file", "source_filename",
-        "arxiv_id", "script_minutes", "authors", "abstract", "thumbnail_scene",
+        "arxiv_id", "script_minutes", "authors", "abstract", "thumbnail_scene", "publish_at",
         "curation_status", "narration_audio", "narration_fingerprint", "created_by", "created_at", "updated_at",
         "pipeline_runs", "llm_usage",
     ]  # fmt: skip

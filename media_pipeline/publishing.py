@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 TITLE_LIMIT = 100  # characters (YouTube Data API, snippet.title)
 DESCRIPTION_LIMIT = 5000  # bytes (snippet.description)
 TAGS_LIMIT = 500  # characters, counted YouTube's way (see _fit_tags)
-YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
+YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")  # what YouTube's video ids are: 11 letters, digits, - or _
 CAPTION_NAME = "Narration"  # the caption track's name viewers see in YouTube's captions menu
 
 
@@ -209,7 +209,7 @@ def video_publish(video: Video, *, user: User, youtube_id: str, lease: uuid.UUID
     from being recorded.
     """
     if not YOUTUBE_ID.match(youtube_id):
-        raise ValueError("A YouTube video id is 6 to 64 letters, digits, '-' or '_'.")
+        raise ValueError("A YouTube video id is 11 letters, digits, '-' or '_' (as in youtu.be/dQw4w9WgXcQ).")
     now = timezone.now()
     # One conditional UPDATE: a lease that runs out or is replaced meanwhile cannot publish.
     holds = Q(lease_id=lease) if lease is not None else Q(lease_id__isnull=False, lease_holder=user)

@@ -80,6 +80,26 @@ def check_upload_size(size: int | None, what: str = "The file") -> None:
         )
 
 
+def title_from_text(text: str) -> str:
+    """A text's title when it starts with one: a Markdown heading ("# Fireflies in sync"), a setext heading
+    (a line underlined with = or -), or a short first line without a sentence's end; else ""."""
+    lines = [line.strip() for line in text.lstrip("\ufeff").splitlines()]
+    while lines and not lines[0]:
+        lines.pop(0)
+    if not lines:
+        return ""
+    first = lines[0]
+    if first.startswith("#"):
+        heading = first.lstrip("#").strip().rstrip("#").strip()
+        return heading[:300] if heading else ""
+    underlined = len(lines) > 1 and len(lines[1]) >= 3 and set(lines[1]) <= {"="} | {"-"} and len(set(lines[1])) == 1
+    blank_after = len(lines) == 1 or not lines[1] or underlined
+    words = first.split()
+    if blank_after and 1 <= len(words) <= 15 and not first.endswith((".", ",", ";", ":", "!")):
+        return first[:300]
+    return ""
+
+
 def paper_create_from_text(
     *,
     project: Project,

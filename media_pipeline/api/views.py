@@ -109,10 +109,16 @@ class VideoFilter(django_filters.FilterSet):
 
 
 _KIND = OpenApiParameter("kind", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(CONTENT_TYPES))
+# Every download is bytes: application/octet-stream comes first, so a client generated from the schema reads
+# the body as bytes (openapi-python-client takes the first media type it knows, and reads text/* as text);
+# the types each kind is really served with follow it.
 _DOWNLOAD_RESPONSES: dict[Any, Any] = {
     (status, media): OpenApiResponse(OpenApiTypes.BINARY, description=description)
-    for status, description in ((200, "The whole file."), (206, "The byte range asked for."))
-    for media in CONTENT_TYPES.values()
+    for status, description in (
+        (200, "The whole file, served as video/mp4, application/x-subrip, text/vtt or image/jpeg by kind."),
+        (206, "The byte range asked for."),
+    )
+    for media in ("application/octet-stream", *CONTENT_TYPES.values())
 }
 _DOWNLOAD_RESPONSES[302] = OpenApiResponse(description="S3 storage: a redirect to a short-lived presigned URL.")
 _DOWNLOAD_RESPONSES[304] = OpenApiResponse(

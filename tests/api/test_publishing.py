@@ -101,8 +101,9 @@ def test_publishing_is_idempotent_and_a_different_id_is_refused(
     # Published is final: no more claims.
     refused = _claim(bob, approved_video)
     assert refused.status_code == 409 and body(refused)["code"] == "already_published"
-    bad = _publish(bob, approved_video, "not a youtube id!")
-    assert bad.status_code == 400 and "youtube_id" in body(bad)["errors"]
+    for wrong in ("not a youtube id!", "dQw4w9WgXc", "dQw4w9WgXcQQ", "https://youtu.be/dQw4w9WgXcQ"):
+        bad = _publish(bob, approved_video, wrong)  # a YouTube id is 11 characters of its own alphabet
+        assert bad.status_code == 400 and "youtube_id" in body(bad)["errors"], wrong
 
 
 def test_a_lease_expires_and_the_video_can_be_claimed_again(api: dict[str, APIClient], approved_video: Video) -> None:
@@ -162,14 +163,14 @@ def test_only_the_lease_holder_publishes(api: dict[str, APIClient], approved_vid
     lease = body(_claim(bob, approved_video))["lease"]
     # alice never claimed it: neither without a lease nor with a made-up one does she wipe bob's.
     for lease_named in ({}, {"lease": str(uuid.uuid4())}):
-        attempt = _publish(alice, approved_video, "aliceUpload1", **lease_named)
+        attempt = _publish(alice, approved_video, "aliceUpld01", **lease_named)
         assert attempt.status_code == 409
         assert (body(attempt)["code"], body(attempt)["holder"]) == ("not_lease_holder", "bob")
     video = Video.objects.get(pk=approved_video.pk)
     assert (video.youtube_id, str(video.lease_id), video.lease_holder.username) == ("", lease, "bob")
     # A claim named by a lease is the lease's, not its account's: bob's own made-up lease fails too.
-    assert _publish(bob, approved_video, "bobUpload123", lease=str(uuid.uuid4())).status_code == 409
-    assert _publish(bob, approved_video, "bobUpload123", lease=lease).status_code == 200
+    assert _publish(bob, approved_video, "bobUpload12", lease=str(uuid.uuid4())).status_code == 409
+    assert _publish(bob, approved_video, "bobUpload12", lease=lease).status_code == 200
     assert UploadEvent.objects.filter(video=approved_video, kind="published").count() == 1
 
 
@@ -177,7 +178,7 @@ def test_an_uploader_that_does_not_name_its_lease_publishes_with_its_accounts(
     api: dict[str, APIClient], approved_video: Video
 ) -> None:
     _claim(api["bob"], approved_video)  # an older uploader: it claims, then reports without the lease
-    assert _publish(api["bob"], approved_video, "bobUpload123").status_code == 200
+    assert _publish(api["bob"], approved_video, "bobUpload12").status_code == 200
     assert Video.objects.get(pk=approved_video.pk).published_by.username == "bob"
 
 
@@ -185,20 +186,20 @@ def test_an_expired_lease_does_not_publish(api: dict[str, APIClient], approved_v
     bob, alice = api["bob"], api["alice"]
     lease = body(_claim(bob, approved_video))["lease"]
     _expire(approved_video)
-    stale = _publish(bob, approved_video, "bobUpload123", lease=lease)
+    stale = _publish(bob, approved_video, "bobUpload12", lease=lease)
     assert stale.status_code == 409 and body(stale)["code"] == "lease_expired"
-    assert _publish(bob, approved_video, "bobUpload123").status_code == 409  # nor bob without naming it
+    assert _publish(bob, approved_video, "bobUpload12").status_code == 409  # nor bob without naming it
     assert Video.objects.get(pk=approved_video.pk).youtube_id == ""
     # Nobody took it meanwhile: bob claims it again and reports with the new lease.
     again = body(_claim(bob, approved_video))["lease"]
     assert again != lease
-    assert _publish(bob, approved_video, "bobUpload123", lease=again).status_code == 200
+    assert _publish(bob, approved_video, "bobUpload12", lease=again).status_code == 200
     # Once someone else has claimed an expired lease's video, that lease is simply not the holder's.
     other = _another_approved_video(approved_video)
     old = body(_claim(bob, other))["lease"]
     _expire(other)
     assert _claim(alice, other).status_code == 200
-    late = _publish(bob, other, "bobUpload456", lease=old)
+    late = _publish(bob, other, "bobUpload45", lease=old)
     assert late.status_code == 409 and body(late)["code"] == "not_lease_holder"
     assert Video.objects.get(pk=other.pk).lease_holder.username == "alice"
 

@@ -173,9 +173,7 @@ def test_only_owners_manage_members(clients: dict[str, Client], paper: Paper, us
     assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
     carol = Membership.objects.get(project=project, user=users["carol"])
     url = f"/admin/projects/membership/{carol.pk}/change/"
-    assert (
-        clients["bob"].post(url, {"project": project.pk, "user": "carol", "role": "owner"}).status_code == 403
-    )
+    assert clients["bob"].post(url, {"project": project.pk, "user": "carol", "role": "owner"}).status_code == 403
     assert not Membership.objects.filter(project=project, user=users["mallory"]).exists()
     assert clients["alice"].post("/admin/projects/membership/add/", form).status_code == 302
     assert Membership.objects.get(project=project, user=users["mallory"]).role == Role.OWNER
@@ -387,4 +385,5 @@ def test_the_paper_page_queries_do_not_grow_with_scenes(
 ) -> None:
     few = make_video_paper(project, tmp_dir, [float(i) for i in range(5)], 60.0)
     many = make_video_paper(project, tmp_dir, [float(i) for i in range(50)], 60.0)
+    _queries(clients["bob"], _page(few))  # the first page of a process fills Django's content-type cache
     assert _queries(clients["bob"], _page(few)) == _queries(clients["bob"], _page(many))

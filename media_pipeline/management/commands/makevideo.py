@@ -35,7 +35,9 @@ class Command(BaseCommand):
         source.add_argument("--text", type=Path, help="A UTF-8 text or Markdown file to narrate as it is.")
         source.add_argument("--audio", type=Path, help="Narration audio (wav, flac, mp3, m4a, ogg/opus, webm).")
         source.add_argument("--paper", type=int, help="Resume the pipeline of an existing paper.")
-        parser.add_argument("--title", help="The paper's title (default: from the file name).")
+        parser.add_argument(
+            "--title", help="The paper's title (default: a PDF's printed title, a text's heading, else the file name)."
+        )
         parser.add_argument("--project", default=DEFAULT_PROJECT, help="Project slug (created if missing).")
         stages = [str(s) for s in Stage]
         parser.add_argument("--from", dest="from_stage", choices=stages, help="Redo this stage and the ones after.")
@@ -102,6 +104,9 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"{path} is not a file.")
         title = options["title"] or path.stem.replace("_", " ").replace("-", " ").strip() or "Untitled"
+        if options["text"] and not options["title"]:
+            # A text's own heading names it better than its file name ("fireflies").
+            title = services.title_from_text(path.read_bytes()[:4096].decode("utf-8", "ignore")) or title
         try:
             with path.open("rb") as handle:
                 if options["pdf"]:
