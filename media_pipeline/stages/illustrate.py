@@ -143,6 +143,7 @@ def _described(request: ImageRequest) -> dict[str, object]:
 
 _TABLE_MENTION = re.compile(r"\bTables?\s+(\d+)")
 FIGURE_SHARE = 0.4  # at most this share of the scenes show a figure the narration does not name
+NEAR_PAGES = 2  # a narration that reaches no figure's page shows the figures within this many pages of it
 
 
 def _slide_plan(paper: Paper, chunks: list[Chunk], sources: dict[int, SceneSource]) -> dict[int, SlideSpec]:
@@ -231,6 +232,23 @@ def _assign_visuals(chunks: list[Chunk], sources: dict[int, SceneSource], visual
                 shown.add(visual.pk)
                 room -= 1
                 break
+    if not shown:
+        # A short narration can skip every page with a figure (the overview, then the discussion): the figure
+        # nearest to what is said, within NEAR_PAGES, goes on the scene it is nearest to.
+        for visual in visuals:
+            if room <= 0:
+                break
+            best: tuple[int, int] | None = None
+            for chunk in chunks[1:]:
+                pages = sources[chunk.index].pages if chunk.index in sources else []
+                if not pages or {chunk.index - 1, chunk.index, chunk.index + 1} & set(assigned):
+                    continue
+                distance = min(abs(page - visual.page) for page in pages)
+                if distance <= NEAR_PAGES and (best is None or distance < best[0]):
+                    best = (distance, chunk.index)
+            if best is not None:
+                assigned[best[1]] = visual
+                room -= 1
     return assigned
 
 

@@ -314,3 +314,23 @@ def test_a_project_can_give_generated_pictures_the_whole_frame(
     assert {(g["body"]["width"], g["body"]["height"]) for g in webui.generations()} == {(640, 360)}
     assert len(webui.generations()) == 3
     assert {img.params["shows"] for img in _selected(paper)} == {"generated image"}
+
+
+def test_figures_go_to_the_scenes_about_their_pages_and_near_them_when_none_is_on_them() -> None:
+    from types import SimpleNamespace
+
+    from media_pipeline.selectors import SceneSource
+
+    chunks: list[Any] = [SimpleNamespace(index=i, text="") for i in range(8)]
+    figure = SimpleNamespace(pk=1, kind="raster", number=1, page=4)
+    table = SimpleNamespace(pk=2, kind="table", number=1, page=9)
+    pages = {1: [1], 2: [1], 3: [2], 4: [4], 5: [4], 6: [7], 7: [7]}
+    sources = {i: SceneSource(pages=p) for i, p in pages.items()}
+    assigned = illustrate._assign_visuals(chunks, sources, [figure, table])  # type: ignore[arg-type]
+    assert assigned == {4: figure}  # its own page; the table's page 9 is never said: no scene shows it
+    # A narration that skips the figure's page (the overview, then the discussion): the scene nearest to it.
+    sources = {i: SceneSource(pages=p) for i, p in {**pages, 4: [2], 5: [2]}.items()}
+    assigned = illustrate._assign_visuals(chunks, sources, [figure, table])  # type: ignore[arg-type]
+    assert assigned == {3: figure, 6: table}  # the first scene two pages from each, never side by side
+    far = {i: SceneSource(pages=[1]) for i in range(1, 8)}
+    assert illustrate._assign_visuals(chunks, far, [table]) == {}  # type: ignore[arg-type]
