@@ -262,7 +262,7 @@ def _authors_line(authors: list[str], shown: int = 6) -> str:
 def _short_caption(caption: str) -> str:
     """A caption's first sentence without its label ("Figure 3: ..." -> "..."), for the slide."""
     text = re.sub(r"^\s*(?:Fig(?:ure)?|Table|TABLE)\.?\s*[\dIVX]+[.:]?\s*", "", " ".join(caption.split()))
-    first = re.split(r"(?<=[.!?])\s+(?=[A-Z])", text, maxsplit=1)[0]
+    first = re.split(r"(?<=[.!?])\s+(?=[A-Z]|\([A-Za-z]\)\s)", text, maxsplit=1)[0]  # "… representation. (A) …"
     return first.rstrip(".")
 
 

@@ -334,3 +334,19 @@ def test_figures_go_to_the_scenes_about_their_pages_and_near_them_when_none_is_o
     assert assigned == {3: figure, 6: table}  # the first scene two pages from each, never side by side
     far = {i: SceneSource(pages=[1]) for i in range(1, 8)}
     assert illustrate._assign_visuals(chunks, far, [table]) == {}  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("caption", "short"),
+    [
+        ("Figure 3: Citation contexts per paper. Each dot is a field.", "Citation contexts per paper"),
+        (
+            "Figure 1: papermage's document creation and representation. (A) Recipes are turn-key methods. "
+            "(B) They compose models.",
+            "papermage's document creation and representation",
+        ),
+        ("Table 2. Results on SciDocs (higher is better)", "Results on SciDocs (higher is better)"),
+    ],
+)
+def test_a_figure_slide_shows_the_caption_s_first_sentence(caption: str, short: str) -> None:
+    assert illustrate._short_caption(caption) == short
