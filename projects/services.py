@@ -141,7 +141,7 @@ def paper_create_from_text(
 def paper_create_from_audio(
     *,
     project: Project,
-    title: str,
+    title: str = "",
     file: IO[bytes],
     filename: str,
     created_by: User | None = None,
@@ -151,13 +151,17 @@ def paper_create_from_audio(
 
     The upload is the narration: the transcribe stage probes it and reports anything that is not audio. It is
     refused here (ValidationError) only when neither its first bytes nor its name show an allowed audio format.
+    Without a title, the file's name stands in until the transcribe stage reads the recording's own title tag.
     """
     django_file = File(file, name=filename)
     check_upload_size(django_file.size)
     stored_name = stored_upload_name("audio", file, filename)
+    given = " ".join(title.split())
+    stem = filename.rsplit(".", 1)[0].replace("_", " ").replace("-", " ").strip() or "Untitled recording"
     paper = Paper(
         project=project,
-        title=_clean_title(title),
+        title=_clean_title(given or stem),
+        title_from_source=not given,
         source_kind=SourceKind.AUDIO,
         source_filename=filename[:300],
         created_by=created_by,

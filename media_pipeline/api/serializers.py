@@ -316,7 +316,12 @@ class PaperCreateSerializer(serializers.Serializer):
 
     project = serializers.PrimaryKeyRelatedField(queryset=Project.objects.none(), help_text="The project's id.")
     title = serializers.CharField(
-        max_length=300, required=False, allow_blank=True, default="", help_text="Optional for a PDF or arXiv paper."
+        max_length=300,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Required for a text. Optional for a PDF or arXiv paper (its own title) and for audio (the "
+        "recording's title tag, else the file name).",
     )
     description = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
     text = serializers.CharField(
@@ -360,7 +365,7 @@ class PaperCreateSerializer(serializers.Serializer):
         given = [name for name in SOURCES if attrs.get(name) is not None]
         if len(given) != 1:
             raise serializers.ValidationError({"non_field_errors": [f"Give exactly one of {', '.join(SOURCES)}."]})
-        if given[0] in ("text", "text_file", "audio") and not " ".join(str(attrs.get("title", "")).split()):
+        if given[0] in ("text", "text_file") and not " ".join(str(attrs.get("title", "")).split()):
             raise serializers.ValidationError({"title": ["A paper needs a title."]})
         return attrs
 

@@ -43,6 +43,7 @@ class AudioProbe:
     duration: float | None
     sample_rate: int | None
     channels: int | None
+    title: str = ""  # the recording's own title tag (ID3, MP4, Vorbis comment), "" when it has none
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,21 @@ def probe_audio(path: Path) -> AudioProbe:
         duration=duration,
         sample_rate=int(sample_rate) if sample_rate and str(sample_rate).isdigit() else None,
         channels=stream.get("channels"),
+        title=_title_tag(data["format"].get("tags"), stream.get("tags")),
     )
+
+
+def _title_tag(*tags: object) -> str:
+    """The first title tag (any case: ID3's TIT2 reads as "title", Vorbis comments as "TITLE"), one line."""
+    for group in tags:
+        if not isinstance(group, dict):
+            continue
+        for key, value in group.items():
+            if str(key).lower() == "title" and isinstance(value, str):
+                text = " ".join("".join(c for c in value if c.isprintable()).split())
+                if text:
+                    return text[:300]
+    return ""
 
 
 def decode_audio_to_file(path: Path, probe: AudioProbe, out: Path, *, max_seconds: float | None = None) -> int:

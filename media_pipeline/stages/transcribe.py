@@ -158,6 +158,7 @@ class _Decoded:
     duration: float
     audio_sha: str
     transcript: Transcript
+    title: str = ""  # the recording's title tag
 
 
 def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
@@ -220,7 +221,7 @@ def _recognise(paper: Paper, progress: ProgressFn) -> _Decoded:
             transcript = transcribe_samples(samples, paper, progress)
         finally:
             del samples  # release the mapping before the temp dir goes
-    return _Decoded(duration, audio_sha, transcript)
+    return _Decoded(duration, audio_sha, transcript, probe.title)
 
 
 def _align(
@@ -300,6 +301,10 @@ def _save(
             ),
             batch_size=2000,
         )
+        if paper.source_kind == SourceKind.AUDIO and paper.title_from_source and decoded.title:
+            # An uploaded recording named only by its file ("fireflies") takes the title it carries; a title a
+            # person gave is kept.
+            Paper.objects.filter(pk=paper.pk, title_from_source=True).update(title=decoded.title)
 
 
 def human_duration(seconds: float) -> str:

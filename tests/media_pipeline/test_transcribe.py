@@ -54,3 +54,27 @@ def test_a_missing_checkpoint_fails_clearly(project: Project, settings: Any) -> 
     run_inline(paper, until="transcribe")
     run = StageRun.objects.get(paper=paper, stage=Stage.TRANSCRIBE)
     assert run.status == RunStatus.FAILED and "does not exist" in run.error and run.attempts == 1
+
+
+def test_a_recording_uploaded_without_a_title_takes_its_own_title_tag(project: Project, tmp_path: Any) -> None:
+    """A podcast named only by its file ("fireflies") takes the title the recording carries; a given one stays."""
+    import subprocess
+
+    from projects import services
+    from projects.models import Paper
+
+    tagged = tmp_path / "fireflies.mp3"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(JFK), "-metadata", "title=Ask Not: The 1961 Inaugural Address",
+         "-codec:a", "libmp3lame", "-q:a", "6", str(tagged)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    with tagged.open("rb") as handle:
+        untitled = services.paper_create_from_audio(project=project, file=handle, filename=tagged.name)
+    assert (untitled.title, untitled.title_from_source) == ("fireflies", True)
+    with tagged.open("rb") as handle:
+        titled = services.paper_create_from_audio(project=project, title="JFK", file=handle, filename=tagged.name)
+    for paper in (untitled, titled):
+        run_inline(paper, until="transcribe")
+    assert Paper.objects.get(pk=untitled.pk).title == "Ask Not: The 1961 Inaugural Address"
+    assert Paper.objects.get(pk=titled.pk).title == "JFK"

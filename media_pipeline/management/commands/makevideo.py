@@ -118,7 +118,9 @@ class Command(BaseCommand):
                     return services.paper_create_from_text(
                         project=project, title=title, file=handle, filename=path.name
                     )
-                return services.paper_create_from_audio(project=project, title=title, file=handle, filename=path.name)
+                return services.paper_create_from_audio(
+                    project=project, title=options["title"] or "", file=handle, filename=path.name
+                )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
 
