@@ -25,9 +25,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django_q.exceptions import TimeoutException
 
 from media_pipeline.backends.errors import BackendError, PermanentError, TransientError
 from media_pipeline.models import ACTIVE_STATUSES, RunStatus, Stage, StageRun
@@ -326,16 +327,44 @@ def stage_run_execute(run_id: int) -> None:
     try:
         result = _run_stage(stage, run)
     except PermanentError as exc:
-        _fail(run, str(exc))
+        _recorded(_fail, run, str(exc))
     except TransientError as exc:
-        _retry_or_fail(run, str(exc))
+        _recorded(_retry_or_fail, run, str(exc))
     except Paper.DoesNotExist:
-        _fail(run, "The paper was deleted.")
+        _recorded(_fail, run, "The paper was deleted.")
+    except TimeoutException:
+        # django-q2's timeout is a SystemExit, so `except Exception` would let it pass: the run would wait for
+        # the reaper and be blamed on a dead worker. Running too long is not a fault a retry mends.
+        limit = settings.PAPERCAST_STAGE_TIMEOUT
+        _recorded(
+            _fail,
+            run,
+            f"The {run.stage} stage ran longer than the workers' limit of {limit} s and was stopped. For papers "
+            "this long, raise PAPERCAST_STAGE_TIMEOUT on the workers (and restart them), then resume.",
+        )
+        raise  # django-q2 replaces the worker process, as it does after every timeout
+    except (OperationalError, InterfaceError) as exc:
+        # The database went away under the stage (a restart, a failover, a killed backend): the failure is
+        # recorded on a fresh connection, and the run is retried like any outside service that was down.
+        logger.warning("Stage %s of paper %s lost its database connection: %s", run.stage, run.paper_id, exc)
+        _recorded(_retry_or_fail, run, f"The database connection was lost during the {run.stage} stage ({exc}).")
     except Exception as exc:
         logger.exception("Stage %s of paper %s failed unexpectedly", run.stage, run.paper_id)
-        _fail(run, f"Unexpected error in the {run.stage} stage ({type(exc).__name__}: {exc}). See the worker log.")
+        message = f"Unexpected error in the {run.stage} stage ({type(exc).__name__}: {exc}). See the worker log."
+        _recorded(_fail, run, message)
     else:
         _succeed(run, result, time.monotonic() - started)
+
+
+def _recorded(record: Callable[[StageRun, str], None], run: StageRun, error: str) -> None:
+    """Record a failure even when the stage's database connection died with it: the connection is dropped
+    and the write made once more on a new one (Django reconnects on the next query)."""
+    try:
+        record(run, error)
+    except DatabaseError as exc:
+        logger.warning("Recording run %s failed on a dead connection (%s); reconnecting.", run.pk, exc)
+        connection.close()
+        record(run, error)
 
 
 def _run_stage(stage: PipelineStage, run: StageRun) -> StageResult:

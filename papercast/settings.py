@@ -135,7 +135,9 @@ TEMPLATES = [
 _database_url = env_optional_str("DATABASE_URL")
 if _database_url:
     try:
-        DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+        # Pooled connections are checked before reuse: after a database restart or failover a dead one is
+        # replaced instead of failing the next stage.
+        DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60, conn_health_checks=True)}
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a database URL this install understands: {exc}") from exc
 else:

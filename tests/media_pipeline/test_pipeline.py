@@ -140,3 +140,51 @@ def test_it_resumes_after_a_failed_stage_reusing_earlier_outputs(
     run_inline(paper, from_stage="render")
     assert Video.objects.filter(paper=paper).count() == 2
     assert counts["whisper"] == 0 and counts["tts"] == 0
+
+
+def test_a_stage_that_runs_too_long_fails_at_once_saying_so(
+    project: Project, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """django-q2's timeout is a SystemExit: it once slipped past `except Exception`, left the run "running" for
+    the reaper, and was retried three times as a dead worker."""
+    from django_q.exceptions import TimeoutException
+
+    settings.PAPERCAST_STAGE_TIMEOUT = 90
+    paper = make_text_paper(project, SHORT_TEXT)
+
+    def endless(paper: Any, *, force: bool, progress: Any) -> Any:
+        raise TimeoutException("Task exceeded maximum timeout value (90 seconds)")
+
+    monkeypatch.setattr(pipeline.STAGES[Stage.NARRATE], "run", endless)
+    with pytest.raises(TimeoutException):  # the worker process still ends, as django-q2 wants
+        run_inline(paper, until="narrate")
+    run = StageRun.objects.get(paper=paper)
+    assert (run.status, run.attempts) == (RunStatus.FAILED, 1)
+    assert "ran longer than the workers' limit of 90 s" in run.error and "PAPERCAST_STAGE_TIMEOUT" in run.error
+
+
+def test_a_lost_database_connection_is_recorded_on_a_new_one_not_left_running(
+    project: Project, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """A restart, a failover or a killed backend under a running stage: the run is retried, then failed with
+    the reason, at once; never left "running" for the reaper."""
+    from django.db import OperationalError, connection
+
+    settings.PAPERCAST_MAX_ATTEMPTS = 2
+    settings.PAPERCAST_RETRY_BACKOFF = 0.0
+    paper = make_text_paper(project, SHORT_TEXT)
+    calls = []
+
+    def cut_off(paper: Any, *, force: bool, progress: Any) -> Any:
+        calls.append(1)
+        connection.ensure_connection()
+        assert connection.connection is not None
+        connection.connection.close()  # the database side goes away: Django still holds the dead handle
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(pipeline.STAGES[Stage.NARRATE], "run", cut_off)
+    run_inline(paper, until="narrate")
+    run = StageRun.objects.get(paper=paper)
+    assert len(calls) == 2
+    assert (run.status, run.attempts) == (RunStatus.FAILED, 2)
+    assert "database connection was lost during the narrate stage" in run.error and "2 attempts" in run.error

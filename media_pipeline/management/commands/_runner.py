@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
+from django.core.management.base import CommandError
+from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from media_pipeline import pipeline, runs
@@ -93,11 +95,25 @@ def run_pipeline(
     return Outcome(started=True, failures=failures)
 
 
+RECONNECT_SECONDS = 300  # how long `makevideo --enqueue` waits for a lost database before giving up
+
+
 def _follow(paper: Paper, since: object, display: ProgressDisplay, poll_seconds: float) -> None:
     """Poll the runs the workers execute, showing their progress, until none is active."""
     seen: dict[int, tuple[str, int]] = {}
+    lost_since: float | None = None
     while True:
-        runs = list(StageRun.objects.filter(paper=paper, created_at__gte=since).order_by("created_at"))
+        try:
+            runs = list(StageRun.objects.filter(paper=paper, created_at__gte=since).order_by("created_at"))
+        except (OperationalError, InterfaceError) as exc:
+            # The database restarted or failed over: the workers carry on; wait for it (a few minutes at most).
+            connection.close()
+            lost_since = lost_since or time.monotonic()
+            if time.monotonic() - lost_since > RECONNECT_SECONDS:
+                raise CommandError(f"The database has been unreachable for {RECONNECT_SECONDS} s: {exc}") from exc
+            time.sleep(min(poll_seconds * 2, 5.0))
+            continue
+        lost_since = None
         for run in runs:
             state = (str(run.status), run.progress)
             if seen.get(run.pk) != state:
