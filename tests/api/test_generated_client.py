@@ -31,8 +31,8 @@ def generated(live_server: Any, tmp_dir: Path) -> Iterator[ModuleType]:
     schema = requests.get(f"{live_server.url}/api/schema/?format=json", timeout=30)
     assert schema.status_code == 200, schema.text[:500]
     (tmp_dir / "schema.json").write_bytes(schema.content)
-    (tmp_dir / "config.yaml").write_text("project_name_override: uploader-client\npackage_name_override: uploader\n"
-                                         "post_hooks: []\n")  # fmt: skip
+    config = "project_name_override: papercast-client\npackage_name_override: papercast_client\npost_hooks: []\n"
+    (tmp_dir / "config.yaml").write_text(config)
     made = subprocess.run(
         [sys.executable, "-m", "openapi_python_client", "generate", "--path", "schema.json", "--output-path",
          "client", "--config", "config.yaml"],
@@ -42,20 +42,20 @@ def generated(live_server: Any, tmp_dir: Path) -> Iterator[ModuleType]:
     assert "Warning" not in made.stdout + made.stderr, made.stdout + made.stderr  # every operation was understood
     sys.path.insert(0, str(tmp_dir / "client"))
     try:
-        yield importlib.import_module("uploader")
+        yield importlib.import_module("papercast_client")
     finally:
         sys.path.remove(str(tmp_dir / "client"))
-        for name in [m for m in sys.modules if m == "uploader" or m.startswith("uploader.")]:
+        for name in [m for m in sys.modules if m == "papercast_client" or m.startswith("papercast_client.")]:
             del sys.modules[name]
 
 
 def test_a_client_generated_from_the_schema_runs_the_uploaders_flow(
     generated: ModuleType, live_server: Any, approved_video: Video, users: dict[str, User]
 ) -> None:
-    api = importlib.import_module("uploader.api.videos")
-    models = importlib.import_module("uploader.models")
+    api = importlib.import_module("papercast_client.api.videos")
+    models = importlib.import_module("papercast_client.models")
     for name in ("videos_list", "videos_claim_create", "videos_download_retrieve", "videos_published_create"):
-        importlib.import_module(f"uploader.api.videos.{name}")
+        importlib.import_module(f"papercast_client.api.videos.{name}")
     _, token = AuthToken.objects.create(user=users["bob"])
     client = generated.AuthenticatedClient(base_url=live_server.url, token=token, prefix="Token")
 
