@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django_q.exceptions import TimeoutException
 
@@ -298,21 +299,69 @@ def stage_run_claim(run_id: int) -> bool:
     )
 
 
-def _progress_writer(run: StageRun) -> Callable[[float], None]:
+class Superseded(Exception):
+    """This attempt no longer holds its run: the reaper gave it to another attempt, or it was cancelled."""
+
+
+def _this_attempt(run: StageRun) -> QuerySet[StageRun]:
+    return StageRun.objects.filter(id=run.pk, status=RunStatus.RUNNING, attempts=run.attempts)
+
+
+def _progress_writer(run: StageRun, beat: _Heartbeat) -> Callable[[float], None]:
     last = [0.0, -1]
 
     def write(fraction: float) -> None:
+        if beat.lost.is_set():
+            raise Superseded(f"Run {run.pk} changed hands while attempt {run.attempts} ran; this attempt stops.")
         percent = int(min(max(fraction, 0.0), 1.0) * 99)  # 100 is for 'succeeded' only
         now = time.monotonic()
         if percent == last[1] or (now - last[0] < HEARTBEAT_SECONDS and percent - last[1] < 5):
             return
         last[0], last[1] = now, percent
-        StageRun.objects.filter(id=run.pk, status=RunStatus.RUNNING).update(
-            progress=percent, heartbeat_at=timezone.now()
-        )
+        if not _this_attempt(run).update(progress=percent, heartbeat_at=timezone.now()):
+            beat.lost.set()
+            raise Superseded(f"Run {run.pk} changed hands while attempt {run.attempts} ran; this attempt stops.")
         _emit(run, RunStatus.RUNNING, percent)
 
     return write
+
+
+class _Heartbeat:
+    """Beats for a running attempt every PAPERCAST_HEARTBEAT_SECONDS from a thread of its own, whatever the
+    stage's progress, so the reaper can tell a dead worker (no beat for PAPERCAST_HEARTBEAT_TIMEOUT) from a
+    long stage. When the run is no longer this attempt's, `lost` is set and the stage stops at its next
+    progress report (Superseded) instead of writing outputs another attempt owns."""
+
+    def __init__(self, run: StageRun) -> None:
+        self.run = run
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-run-{run.pk}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        # The beats go through the thread's own connection, which sees committed rows only: a run executed
+        # inside a transaction (a test's, or a caller's) keeps the progress writer's beats alone.
+        if not connection.in_atomic_block:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(settings.PAPERCAST_HEARTBEAT_SECONDS):
+                try:
+                    if not _this_attempt(self.run).update(heartbeat_at=timezone.now()):
+                        self.lost.set()
+                        return
+                except DatabaseError as exc:  # the next beat tries again on a new connection
+                    logger.warning("Heartbeat of run %s failed: %s", self.run.pk, exc)
+                    connection.close()
+        finally:
+            connection.close()  # this thread's own connection
 
 
 def stage_run_execute(run_id: int) -> None:
@@ -325,7 +374,10 @@ def stage_run_execute(run_id: int) -> None:
     stage = STAGES[run.stage]
     started = time.monotonic()
     try:
-        result = _run_stage(stage, run)
+        with _Heartbeat(run) as beat:
+            result = _run_stage(stage, run, beat)
+    except Superseded as exc:
+        logger.warning("%s", exc)  # the newer attempt decides what happens to the run
     except PermanentError as exc:
         _recorded(_fail, run, str(exc))
     except TransientError as exc:
@@ -367,8 +419,8 @@ def _recorded(record: Callable[[StageRun, str], None], run: StageRun, error: str
         record(run, error)
 
 
-def _run_stage(stage: PipelineStage, run: StageRun) -> StageResult:
-    progress = _progress_writer(run)
+def _run_stage(stage: PipelineStage, run: StageRun, beat: _Heartbeat) -> StageResult:
+    progress = _progress_writer(run, beat)
     regenerate = run.options.get("regenerate")
     if not regenerate:
         return stage.run(run.paper, force=run.force, progress=progress)
@@ -447,16 +499,21 @@ def _retry_or_fail(run: StageRun, error: str) -> None:
 
 
 def pipeline_reap() -> int:
-    """Recover runs whose worker died (no heartbeat for the stage timeout) or whose message was lost.
+    """Recover runs whose worker died (no heartbeat for PAPERCAST_HEARTBEAT_TIMEOUT) or whose message was lost
+    (pending for PAPERCAST_STAGE_TIMEOUT).
 
     Stale running runs go back to pending (or fail when their attempts are spent); stale pending runs are
     enqueued again. Safe to run anywhere, any number of times at once: every change is conditional on the
     state it read. Returns how many runs it touched.
     """
-    cutoff = timezone.now() - timedelta(seconds=settings.PAPERCAST_STAGE_TIMEOUT)
+    now = timezone.now()
+    silent = now - timedelta(seconds=settings.PAPERCAST_HEARTBEAT_TIMEOUT)  # a running attempt beats
+    queued = now - timedelta(seconds=settings.PAPERCAST_STAGE_TIMEOUT)  # a pending run may wait behind others
     touched = 0
-    stale = StageRun.objects.filter(status__in=ACTIVE_STATUSES).filter(
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True)
+    stale = StageRun.objects.filter(
+        Q(status=RunStatus.RUNNING, heartbeat_at__lt=silent)
+        | Q(status=RunStatus.PENDING, heartbeat_at__lt=queued)
+        | Q(status__in=ACTIVE_STATUSES, heartbeat_at__isnull=True)
     )
     for run in stale:
         same = StageRun.objects.filter(
@@ -468,8 +525,8 @@ def pipeline_reap() -> int:
                     status=RunStatus.FAILED,
                     finished_at=timezone.now(),
                     error=(
-                        f"The worker stopped responding (no heartbeat for {settings.PAPERCAST_STAGE_TIMEOUT} s) "
-                        f"on each of {run.attempts} attempts. Check the worker's log and memory."
+                        f"The worker stopped responding (no heartbeat for {settings.PAPERCAST_HEARTBEAT_TIMEOUT:.0f} "
+                        f"s) on each of {run.attempts} attempts. Check the worker's log and memory."
                     ),
                 )
                 continue

@@ -95,7 +95,7 @@ def test_the_reaper_returns_a_dead_workers_run_and_fails_it_when_attempts_are_sp
 ) -> None:
     settings.PAPERCAST_MAX_ATTEMPTS = 2
     paper = make_text_paper(project, SHORT_TEXT)
-    long_ago = timezone.now() - timedelta(seconds=settings.PAPERCAST_STAGE_TIMEOUT + 5)
+    long_ago = timezone.now() - timedelta(seconds=settings.PAPERCAST_HEARTBEAT_TIMEOUT + 5)
     run = StageRun.objects.create(
         paper=paper, stage=Stage.NARRATE, status=RunStatus.RUNNING, attempts=1, heartbeat_at=long_ago
     )
@@ -188,3 +188,76 @@ def test_a_lost_database_connection_is_recorded_on_a_new_one_not_left_running(
     assert len(calls) == 2
     assert (run.status, run.attempts) == (RunStatus.FAILED, 2)
     assert "database connection was lost during the narrate stage" in run.error and "2 attempts" in run.error
+
+
+def test_a_live_worker_beats_so_a_long_stage_is_never_reaped_and_a_silent_one_is_within_the_heartbeat_timeout(
+    project: Project, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """Liveness apart from duration: a stage that reports no progress for longer than the heartbeat timeout is
+    still alive; a run whose worker was killed is reaped after the heartbeat timeout, not the stage timeout."""
+    import threading
+    import time
+
+    settings.PAPERCAST_HEARTBEAT_SECONDS = 0.2
+    settings.PAPERCAST_HEARTBEAT_TIMEOUT = 1.0
+    settings.PAPERCAST_STAGE_TIMEOUT = 3600
+    paper = make_text_paper(project, SHORT_TEXT)
+    reaped: list[int] = []
+
+    def quiet(paper: Any, *, force: bool, progress: Any) -> Any:
+        # No progress for 2.5 s (2.5 heartbeat timeouts) while a reaper runs elsewhere every 0.3 s.
+        def reaper() -> None:
+            from django.db import connection
+
+            try:
+                for _ in range(8):
+                    time.sleep(0.3)
+                    reaped.append(pipeline.pipeline_reap())
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=reaper)
+        thread.start()
+        thread.join()
+        raise TransientError("done waiting")  # ends the attempt without outputs
+
+    settings.PAPERCAST_MAX_ATTEMPTS = 1
+    monkeypatch.setattr(pipeline.STAGES[Stage.NARRATE], "run", quiet)
+    run_inline(paper, until="narrate")
+    assert reaped == [0] * 8  # the beating run was never taken for a dead one
+    run = StageRun.objects.get(paper=paper)
+    assert (run.status, run.attempts) == (RunStatus.FAILED, 1) and "done waiting" in run.error
+
+    # A worker killed mid-stage: its last beat is 2 s old, far less than the stage timeout: it is reaped.
+    settings.PAPERCAST_MAX_ATTEMPTS = 3
+    dead = StageRun.objects.create(
+        paper=paper, stage=Stage.NARRATE, status=RunStatus.RUNNING, attempts=1,
+        heartbeat_at=timezone.now() - timedelta(seconds=2),
+    )  # fmt: skip
+    with pipeline.inline() as queue:
+        assert pipeline.pipeline_reap() == 1 and queue == [dead.pk]
+
+
+def test_an_attempt_that_lost_its_run_stops_and_writes_nothing(
+    project: Project, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """A reaped attempt that is still alive must not write outputs the newer attempt owns."""
+    settings.PAPERCAST_MAX_ATTEMPTS = 3
+    paper = make_text_paper(project, SHORT_TEXT)
+    wrote: list[str] = []
+
+    def overtaken(paper: Any, *, force: bool, progress: Any) -> Any:
+        progress(0.1)
+        # The reaper gave the run to another worker meanwhile (a newer attempt is running it).
+        StageRun.objects.filter(paper=paper, stage=Stage.NARRATE).update(attempts=F("attempts") + 1)
+        progress(0.6)  # the next report finds the run gone and stops this attempt here
+        wrote.append("outputs")
+        raise AssertionError("unreachable")
+
+    from django.db.models import F
+
+    monkeypatch.setattr(pipeline.STAGES[Stage.NARRATE], "run", overtaken)
+    run_inline(paper, until="narrate")
+    run = StageRun.objects.get(paper=paper)
+    assert wrote == []
+    assert (run.status, run.attempts, run.error) == (RunStatus.RUNNING, 2, "")  # left to the newer attempt
