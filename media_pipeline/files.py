@@ -7,6 +7,8 @@ always means the same bytes, so the name can stand for the content in cheap fing
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -20,15 +22,53 @@ from django.db.models.fields.files import FieldFile
 from media_pipeline.backends.errors import PermanentError
 from media_pipeline.fingerprint import sha256_chunks
 
+TEMP_PREFIX = "papercast-"
+_OWNED = re.compile(r"^papercast-(\d+)-")
+
 
 @contextlib.contextmanager
-def private_tempdir(prefix: str = "papercast-") -> Iterator[Path]:
-    """A directory only this process can read (mkdtemp makes it 0700); removed with its contents."""
-    path = Path(tempfile.mkdtemp(prefix=prefix))
+def private_tempdir(prefix: str = TEMP_PREFIX) -> Iterator[Path]:
+    """A directory only this process can read (mkdtemp makes it 0700); removed with its contents. Its name
+    carries this process's id, so what a killed worker left behind can be swept (sweep_tempdirs)."""
+    path = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-"))
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def sweep_tempdirs(root: Path | None = None) -> list[Path]:
+    """Remove the temp dirs of papercast processes that are gone (a worker killed mid-stage leaves its audio
+    copies, frames and pages behind: about 32 KB a second of audio). Only this user's dirs are touched, and
+    only those whose process no longer runs on this machine. Returns what was removed."""
+    root = root or Path(tempfile.gettempdir())
+    removed: list[Path] = []
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        found = _OWNED.match(entry.name)
+        if not found or not entry.is_dir() or entry.is_symlink():
+            continue
+        try:
+            if entry.stat().st_uid != os.getuid() or _alive(int(found.group(1))):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: not ours to judge
+    return True
 
 
 def local_path(field: FieldFile | None, directory: Path, stem: str) -> Path:

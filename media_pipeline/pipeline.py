@@ -32,6 +32,7 @@ from django.utils import timezone
 from django_q.exceptions import TimeoutException
 
 from media_pipeline.backends.errors import BackendError, PermanentError, TransientError
+from media_pipeline.files import sweep_tempdirs
 from media_pipeline.models import ACTIVE_STATUSES, RunStatus, Stage, StageRun
 from media_pipeline.runs import gate_closed, stages_for
 from media_pipeline.stages import (
@@ -370,6 +371,7 @@ def stage_run_execute(run_id: int) -> None:
         logger.info("Run %s is not pending; another worker has it or it has finished.", run_id)
         return
     run = StageRun.objects.select_related("paper__project").get(pk=run_id)
+    _swept()  # what an earlier attempt killed on this machine left in the temp dir
     _emit(run, RunStatus.RUNNING, 0)
     stage = STAGES[run.stage]
     started = time.monotonic()
@@ -417,6 +419,11 @@ def _recorded(record: Callable[[StageRun, str], None], run: StageRun, error: str
         logger.warning("Recording run %s failed on a dead connection (%s); reconnecting.", run.pk, exc)
         connection.close()
         record(run, error)
+
+
+def _swept() -> None:
+    for path in sweep_tempdirs():
+        logger.info("Removed %s, left by a papercast process that is gone.", path)
 
 
 def _run_stage(stage: PipelineStage, run: StageRun, beat: _Heartbeat) -> StageResult:
@@ -506,6 +513,7 @@ def pipeline_reap() -> int:
     enqueued again. Safe to run anywhere, any number of times at once: every change is conditional on the
     state it read. Returns how many runs it touched.
     """
+    _swept()
     now = timezone.now()
     silent = now - timedelta(seconds=settings.PAPERCAST_HEARTBEAT_TIMEOUT)  # a running attempt beats
     queued = now - timedelta(seconds=settings.PAPERCAST_STAGE_TIMEOUT)  # a pending run may wait behind others

@@ -232,7 +232,7 @@ if PAPERCAST_STORAGE == "s3":
     }
 else:
     _default_storage = {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "BACKEND": "papercast.storage.LocalStorage",
         "OPTIONS": {
             "location": MEDIA_ROOT,
             "base_url": MEDIA_URL,

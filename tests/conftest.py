@@ -33,7 +33,7 @@ def _isolated_settings(settings: Any, tmp_path: Path) -> None:
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "BACKEND": "papercast.storage.LocalStorage",
             "OPTIONS": {"location": media, "base_url": "/media/"},
         },
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from media_pipeline.backends.errors import PermanentError, TransientError
+
+_PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).prctl if sys.platform == "linux" else None
+
+
+def _die_with_parent() -> None:
+    """In the child, before it execs: Linux kills it (SIGKILL) when the worker that started it dies, even by
+    kill -9 or the OOM killer, so no ffmpeg or PDF reader outlives its worker in a session of its own."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def resolve_program(name: str) -> str:
@@ -46,6 +59,7 @@ def run(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - async-signal-safe: one prctl call
         )
         try:
             out, err = proc.communicate(input=input_bytes, timeout=timeout)
@@ -84,7 +98,12 @@ def run_streaming(args: Sequence[str], *, timeout: float, on_line: Callable[[str
     On timeout the whole process group is killed and timed_out is set; the caller decides what it means.
     """
     proc = subprocess.Popen(
-        list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        list(args),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509 - async-signal-safe: one prctl call
     )
     stderr_chunks: list[bytes] = []
     # stderr is drained in a thread so a chatty program cannot block on a full pipe while we read stdout.
