@@ -34,7 +34,7 @@ from django_q.exceptions import TimeoutException
 from media_pipeline.backends.errors import BackendError, PermanentError, TransientError
 from media_pipeline.files import sweep_tempdirs
 from media_pipeline.models import ACTIVE_STATUSES, RunStatus, Stage, StageRun
-from media_pipeline.runs import gate_closed, stages_for
+from media_pipeline.runs import Superseded, attempt, gate_closed, stages_for
 from media_pipeline.stages import (
     PipelineStage,
     RegeneratingStage,
@@ -300,10 +300,6 @@ def stage_run_claim(run_id: int) -> bool:
     )
 
 
-class Superseded(Exception):
-    """This attempt no longer holds its run: the reaper gave it to another attempt, or it was cancelled."""
-
-
 def _this_attempt(run: StageRun) -> QuerySet[StageRun]:
     return StageRun.objects.filter(id=run.pk, status=RunStatus.RUNNING, attempts=run.attempts)
 
@@ -376,7 +372,7 @@ def stage_run_execute(run_id: int) -> None:
     stage = STAGES[run.stage]
     started = time.monotonic()
     try:
-        with _Heartbeat(run) as beat:
+        with _Heartbeat(run) as beat, attempt(run.pk, run.attempts):
             result = _run_stage(stage, run, beat)
     except Superseded as exc:
         logger.warning("%s", exc)  # the newer attempt decides what happens to the run

@@ -7,6 +7,10 @@ so the pages, the API, the stages and the pipeline can all read it without impor
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+
 from media_pipeline.models import RunStatus, Script, Stage, StageRun
 from projects.models import DOCUMENT_KINDS, Paper, SourceKind
 
@@ -74,3 +78,37 @@ def paper_status(paper: Paper) -> str:
         if status in statuses:
             return str(status)
     return "succeeded" if Stage.RENDER in runs else "partial"
+
+
+# --- Fencing: outputs only from the attempt that holds its run ------------------------------------------------
+
+
+class Superseded(Exception):
+    """This attempt no longer holds its run: the reaper gave the run to another attempt meanwhile."""
+
+
+_attempt: ContextVar[tuple[int, int] | None] = ContextVar("papercast_attempt", default=None)
+
+
+@contextlib.contextmanager
+def attempt(run_id: int, number: int) -> Iterator[None]:
+    """Mark the code inside as attempt `number` of run `run_id` (the pipeline wraps each stage in this)."""
+    token = _attempt.set((run_id, number))
+    try:
+        yield
+    finally:
+        _attempt.reset(token)
+
+
+def fence() -> None:
+    """Called first inside a stage's output transaction: the run must still be this attempt's, and its row
+    stays locked until the outputs commit (the reaper's conditional update waits behind it). Raises
+    Superseded otherwise, so a reaped attempt that wakes up writes nothing. Outside a pipeline run (a test,
+    a shell) it does nothing."""
+    current = _attempt.get()
+    if current is None:
+        return
+    run_id, number = current
+    held = StageRun.objects.select_for_update().filter(id=run_id, status=RunStatus.RUNNING, attempts=number)
+    if not held.exists():
+        raise Superseded(f"Run {run_id} was given to another attempt while attempt {number} ran; it writes nothing.")

@@ -19,6 +19,7 @@ from django.db import transaction
 from media_pipeline.backends.errors import PermanentError
 from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import Chunk, Stage
+from media_pipeline.runs import fence
 from media_pipeline.selectors import SECTION_SLACK, section_starts, transcription_required
 from media_pipeline.stages import ProgressFn, StageResult
 from projects.models import Paper
@@ -139,6 +140,7 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     scenes = plan_scenes(words, _max_seconds(paper), breaks)
     kept = replaced = 0
     with transaction.atomic():
+        fence()
         existing = {c.index: c for c in Chunk.objects.select_for_update().filter(paper=paper)}
         stale = [
             c.pk

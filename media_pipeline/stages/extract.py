@@ -28,6 +28,7 @@ from media_pipeline.backends.pdf import cut_regions, read_pdf
 from media_pipeline.files import delete_quietly, file_sha256, generated_name, local_path, paper_folder, private_tempdir
 from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import ArxivRecord, Figure, PaperDocument, Stage
+from media_pipeline.runs import fence
 from media_pipeline.stages import ProgressFn, StageResult
 from media_pipeline.stages.document import Document, build_document
 from projects.identifiers import parse_arxiv_id
@@ -149,6 +150,7 @@ def _save(paper: Paper, document: Document, folder: Path, fp: str, entry: ArxivE
                 )
             )
         with transaction.atomic():
+            fence()
             row = PaperDocument.objects.create(
                 paper=paper,
                 input_fingerprint=fp,

@@ -40,6 +40,7 @@ from media_pipeline.backends.llm.extractive import key_phrases
 from media_pipeline.files import delete_quietly, generated_name, paper_folder
 from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import FIGURE_BACKEND, Chunk, Figure, FigureKind, Image, Stage
+from media_pipeline.runs import fence
 from media_pipeline.selectors import (
     SceneSource,
     document_current,
@@ -499,21 +500,23 @@ def _generate(paper: Paper, scene: Scene, seed: int) -> Image:
     name, created = _store(paper, scene.chunk, png, digest)
     image = None
     try:
-        image = Image.objects.create(
-            chunk=scene.chunk,
-            file=name,
-            prompt=request.prompt,
-            negative_prompt=request.negative_prompt,
-            seed=result.seed,
-            backend=generator.name,
-            model=result.model,
-            params={"shows": shows, **result.params, "requested_seed": seed},
-            width=width,
-            height=height,
-            sha256=digest,
-            selected=False,
-            input_fingerprint=scene.fingerprint,
-        )
+        with transaction.atomic():
+            fence()
+            image = Image.objects.create(
+                chunk=scene.chunk,
+                file=name,
+                prompt=request.prompt,
+                negative_prompt=request.negative_prompt,
+                seed=result.seed,
+                backend=generator.name,
+                model=result.model,
+                params={"shows": shows, **result.params, "requested_seed": seed},
+                width=width,
+                height=height,
+                sha256=digest,
+                selected=False,
+                input_fingerprint=scene.fingerprint,
+            )
     finally:
         if image is None and created:  # the row was not written: the file would be an orphan
             delete_quietly([name])

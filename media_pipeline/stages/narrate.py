@@ -21,7 +21,7 @@ from pathlib import Path
 
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 
 from media_pipeline.backends import ffmpeg
 from media_pipeline.backends.errors import PermanentError
@@ -29,7 +29,7 @@ from media_pipeline.backends.tts import Speaker, get_speaker
 from media_pipeline.files import delete_quietly, generated_name, paper_folder, private_tempdir, save_file
 from media_pipeline.fingerprint import fingerprint, sha256_text
 from media_pipeline.models import SpokenSentence, Stage
-from media_pipeline.runs import gate_closed
+from media_pipeline.runs import Superseded, fence, gate_closed
 from media_pipeline.selectors import NarrationUnit, narration_units
 from media_pipeline.stages import ProgressFn, StageResult
 from projects.models import Paper
@@ -68,9 +68,15 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
         ffmpeg.probe_audio(joined)  # what we store must read back as audio
         name = save_file(paper_folder(paper.project_id, paper.pk) + "/narration", joined, ".wav")
     # Only these fields change; a concurrent edit of the title survives.
-    updated = Paper.objects.filter(pk=paper.pk).update(
-        narration_audio=name, narration_fingerprint=fp, narration_spans=spans
-    )
+    try:
+        with transaction.atomic():
+            fence()
+            updated = Paper.objects.filter(pk=paper.pk).update(
+                narration_audio=name, narration_fingerprint=fp, narration_spans=spans
+            )
+    except Superseded:
+        delete_quietly([name])
+        raise
     if not updated:
         delete_quietly([name])
         raise PermanentError("The paper was deleted while it was being narrated.")

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from PIL import Image as PILImage
 from PIL import ImageOps
 
@@ -44,6 +45,7 @@ from media_pipeline.backends.images.slides import render_thumbnail, theme_key
 from media_pipeline.files import delete_quietly, file_sha256, local_path, paper_folder, private_tempdir, save_file
 from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import FIGURE_BACKEND, Chunk, Image, Stage, Transcription, Video
+from media_pipeline.runs import fence
 from media_pipeline.selectors import (
     figures_of,
     narration_file,
@@ -154,20 +156,22 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
             ):
                 saved.append(save_file(folder, tmp / local, suffix))
         progress(0.98)
-        video = Video.objects.create(
-            paper=paper,
-            file=saved[0],
-            srt=saved[1],
-            vtt=saved[2],
-            thumbnail=saved[3],
-            chapters=[{"start": c.start, "timestamp": c.timestamp, "title": c.title} for c in chapters],
-            duration=probe.duration,
-            width=probe.width,
-            height=probe.height,
-            settings_fingerprint=fp,
-            file_size=file_size,
-            file_sha256=file_digest,
-        )
+        with transaction.atomic():
+            fence()  # only the attempt that holds the run keeps its video; the files go otherwise (finally)
+            video = Video.objects.create(
+                paper=paper,
+                file=saved[0],
+                srt=saved[1],
+                vtt=saved[2],
+                thumbnail=saved[3],
+                chapters=[{"start": c.start, "timestamp": c.timestamp, "title": c.title} for c in chapters],
+                duration=probe.duration,
+                width=probe.width,
+                height=probe.height,
+                settings_fingerprint=fp,
+                file_size=file_size,
+                file_sha256=file_digest,
+            )
     finally:
         if video is None:
             delete_quietly(saved)

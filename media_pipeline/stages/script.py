@@ -33,6 +33,7 @@ from media_pipeline.backends.tts.pace import Pace
 from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import PaperDocument, Script, ScriptSentence, Stage
 from media_pipeline.pacing import voice_key, voice_pace
+from media_pipeline.runs import fence
 from media_pipeline.selectors import document_current, script_current
 from media_pipeline.slots import llm_slot
 from media_pipeline.stages import ProgressFn, StageResult
@@ -168,6 +169,7 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     if notes:
         metrics["note"] = " ".join(notes)[:2000]
     with transaction.atomic():
+        fence()
         script = Script.objects.create(
             paper=paper,
             input_fingerprint=fp,

@@ -12,6 +12,7 @@ import dataclasses
 import time
 
 from django.conf import settings
+from django.db import transaction
 
 from media_pipeline.backends.errors import PermanentError
 from media_pipeline.backends.llm import SceneRequest, SceneSummary, Summarizer, get_summarizer
@@ -19,6 +20,7 @@ from media_pipeline.backends.llm.extractive import key_phrases
 from media_pipeline.fingerprint import fingerprint
 from media_pipeline.models import Chunk, Stage, Summary
 from media_pipeline.prompts import render_scene_prompt, template_for
+from media_pipeline.runs import fence
 from media_pipeline.slots import llm_slot
 from media_pipeline.stages import ProgressFn, StageResult
 from projects.models import Paper
@@ -113,9 +115,11 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
                 "seconds": round(time.monotonic() - started, 3),
             }
             # A person may have edited this summary while the model was working: never overwrite that.
-            updated = Summary.objects.filter(chunk=chunk, edited_by_human=False).update(**fields)
-            if not updated and summary is None:
-                Summary.objects.get_or_create(chunk=chunk, defaults=fields)
+            with transaction.atomic():
+                fence()
+                updated = Summary.objects.filter(chunk=chunk, edited_by_human=False).update(**fields)
+                if not updated and summary is None:
+                    Summary.objects.get_or_create(chunk=chunk, defaults=fields)
         progress(done / len(items))
     return StageResult(
         fp,

@@ -32,6 +32,7 @@ from media_pipeline.backends.whisper import resolve_device
 from media_pipeline.files import file_sha256, local_path, private_tempdir
 from media_pipeline.fingerprint import fingerprint, sha256_text
 from media_pipeline.models import Segment, Stage, Transcription, Word
+from media_pipeline.runs import fence
 from media_pipeline.selectors import narration_file, spoken_script
 from media_pipeline.stages import ProgressFn, StageResult
 from media_pipeline.stages.align import HeardWord, align_to_script
@@ -251,6 +252,7 @@ def _save(
     """The Transcription with every segment (dropped ones too, for the record) and word, in one transaction."""
     segments, reasons = decoded.transcript.segments, decoded.transcript.reasons
     with transaction.atomic():
+        fence()  # a reaped attempt that is still alive writes no second transcription
         transcription = Transcription.objects.create(
             paper=paper,
             engine=settings.PAPERCAST_TRANSCRIBER,

@@ -261,3 +261,33 @@ def test_an_attempt_that_lost_its_run_stops_and_writes_nothing(
     run = StageRun.objects.get(paper=paper)
     assert wrote == []
     assert (run.status, run.attempts, run.error) == (RunStatus.RUNNING, 2, "")  # left to the newer attempt
+
+
+def test_an_attempt_reaped_before_it_writes_keeps_no_output_and_no_file(
+    project: Project, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """Fencing: the reaper hands the run to a newer attempt between this attempt's last progress report and
+    its write; the old attempt's narration is neither recorded nor left in storage."""
+    from pathlib import Path
+
+    from django.db.models import F
+
+    from media_pipeline import files
+    from media_pipeline.stages import narrate
+
+    paper = make_text_paper(project, SHORT_TEXT)
+    stored: list[str] = []
+
+    def save_then_lose_the_run(folder: str, path: Any, suffix: str) -> str:
+        name = files.save_file(folder, path, suffix)
+        stored.append(name)
+        StageRun.objects.filter(paper=paper, stage=Stage.NARRATE).update(attempts=F("attempts") + 1)
+        return name
+
+    monkeypatch.setattr(narrate, "save_file", save_then_lose_the_run)
+    run_inline(paper, until="narrate")
+    paper.refresh_from_db()
+    run = StageRun.objects.get(paper=paper)
+    assert len(stored) == 1 and not paper.narration_audio  # nothing recorded...
+    assert not (Path(settings.MEDIA_ROOT) / stored[0]).exists()  # ...and the file it stored is gone
+    assert (run.status, run.attempts) == (RunStatus.RUNNING, 2)  # the run is the newer attempt's
