@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,8 @@ class HttpPolicy:
 
 
 class HttpStatusError(PermanentError):
-    """A 4xx answer; the backend turns it into a message that says what to do."""
+    """A 4xx answer, or an error answer the caller recognised as a refusal; the backend turns it into a
+    message that says what to do."""
 
     def __init__(self, status: int, body: str, url: str) -> None:
         super().__init__(f"{url} answered {status}: {body[:500]}")
@@ -62,11 +64,13 @@ def send(
     headers: dict[str, str] | None = None,
     auth: tuple[str, str] | None = None,
     service: str = "The server",
+    refusal: Callable[[requests.Response], bool] | None = None,
 ) -> requests.Response:
     """Send a request and return its 2xx response, retrying connection errors, timeouts, 429 and 5xx.
 
-    A 4xx answer raises HttpStatusError at once (asking again cannot help); running out of retries raises
-    TransientError, so the pipeline tries the stage again later.
+    A 4xx answer raises HttpStatusError at once (asking again cannot help), and so does any error answer
+    `refusal` recognises (a server that reports a request it cannot do as a 500, say); running out of retries
+    raises TransientError, so the pipeline tries the stage again later.
     """
     last = ""
     for attempt in range(policy.retries + 1):
@@ -89,6 +93,8 @@ def send(
         except requests.ConnectionError as exc:
             last = f"could not connect to {url} ({type(exc).__name__})"
             continue
+        if response.status_code >= 400 and refusal is not None and refusal(response):
+            raise HttpStatusError(response.status_code, response.text, url)
         if response.status_code in RETRY_STATUSES:
             last = f"{url} answered {response.status_code}"
             if response.headers.get("Retry-After") and attempt < policy.retries:
@@ -114,9 +120,13 @@ def request_json(
     headers: dict[str, str] | None = None,
     auth: tuple[str, str] | None = None,
     service: str = "The LLM server",
+    refusal: Callable[[requests.Response], bool] | None = None,
 ) -> dict[str, Any]:
     """`send`, then the reply's JSON object."""
-    response = send(method, url, policy=policy, body=body, params=params, headers=headers, auth=auth, service=service)
+    response = send(
+        method, url, policy=policy, body=body, params=params, headers=headers, auth=auth, service=service,
+        refusal=refusal,
+    )  # fmt: skip
     try:
         data = response.json()
     except ValueError:

@@ -22,9 +22,14 @@ SCENE = re.compile(r"Narration of this scene:\n(.*?)\n\n", re.S)
 
 
 class FakeLLM:
-    def __init__(self, *, models: tuple[str, ...] = ("qwen2.5:7b",), json_schema: bool = True) -> None:
+    def __init__(
+        self, *, models: tuple[str, ...] = ("qwen2.5:7b",), json_schema: bool = True, llama_cpp: bool = False
+    ) -> None:
         self.models = list(models)
         self.json_schema = json_schema  # an OpenAI-compatible server that refuses json_schema when False
+        # llama-cpp-python's server: a json_schema response_format fails validation and comes back as a 500;
+        # {"type": "json_object", "schema": ...} is how it constrains output to a schema.
+        self.llama_cpp = llama_cpp
         self.script: list[str] = []
         self.requests: list[dict[str, Any]] = []
         self.active = 0
@@ -60,7 +65,13 @@ def _narration(messages: list[dict[str, str]]) -> dict[str, Any]:
 
 
 def _wants_narration(body: dict[str, Any]) -> bool:
-    schema = body.get("format") or body.get("response_format", {}).get("json_schema", {}).get("schema") or {}
+    response_format = body.get("response_format", {})
+    schema = (
+        body.get("format")
+        or response_format.get("json_schema", {}).get("schema")
+        or response_format.get("schema")
+        or {}
+    )
     return isinstance(schema, dict) and "sentences" in schema.get("properties", {})
 
 
@@ -167,6 +178,13 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
 
         def _openai(self, body: dict[str, Any]) -> None:
             response_format = body.get("response_format", {})
+            if fake.llama_cpp and response_format.get("type") not in (None, "text", "json_object"):
+                message = (
+                    "1 validation error for ChatCompletionRequestResponseFormat\ntype\n  Input should be 'text' or "
+                    f"'json_object' [type=literal_error, input_value='{response_format.get('type')}', input_type=str]"
+                )
+                self._send(500, {"error": {"message": message, "type": "internal_server_error", "param": None}})
+                return
             if response_format.get("type") == "json_schema" and not fake.json_schema:
                 error = {"message": "response_format json_schema is not supported", "type": "invalid_request_error"}
                 self._send(400, {"error": error})

@@ -167,6 +167,22 @@ def test_servers_without_json_schema_get_a_plainer_request_and_it_is_remembered(
         assert formats == ["json_schema", "json_object", "json_object"]
 
 
+def test_a_server_that_reports_an_unsupported_mode_as_a_500_gets_the_next_mode_without_retries(
+    settings: Any,
+) -> None:
+    """llama-cpp-python's server answers a json_schema response_format with HTTP 500 (a validation error);
+    papercast once retried it five times per attempt and failed the stage. It constrains output to a schema
+    with {"type": "json_object", "schema": ...}."""
+    settings.PAPERCAST_LLM_RETRIES = 4
+    with running(FakeLLM(llama_cpp=True)) as fake:
+        _configure(settings, "openai", fake.url + "/v1")
+        assert get_summarizer().summarize(_request()).summary
+        assert get_summarizer().summarize(_request()).summary
+        sent = [r["body"].get("response_format", {}) for r in fake.chat_requests()]
+        assert [f.get("type") for f in sent] == ["json_schema", "json_object", "json_object"]  # one refusal only
+        assert sent[1]["schema"] == SCENE_SCHEMA and sent[2]["schema"] == SCENE_SCHEMA  # remembered
+
+
 def test_rate_limits_are_retried_and_bad_keys_are_explained(openai: FakeLLM, settings: Any) -> None:
     openai.script = ["429"]
     assert get_summarizer().summarize(_request()).summary

@@ -1,21 +1,35 @@
 """Any OpenAI-compatible chat server (POST {base}/chat/completions): vLLM, llama.cpp's server, LM Studio,
 Ollama's compatibility layer, OpenAI itself.
 
-Structured output is asked for as a JSON schema; a server that refuses that (400) is asked for a JSON
-object, and failing that for plain JSON by instruction alone. What a server accepted is remembered.
+Structured output is asked for mode by mode, the best first: a JSON schema (`json_schema`, OpenAI's and
+vLLM's); a JSON object constrained by the schema (`{"type": "json_object", "schema": ...}`, llama.cpp's
+servers); a JSON object; plain JSON by instruction alone. A server that cannot do a mode says so in its
+error, with any status (llama-cpp-python answers 500): an error answer that names `response_format`,
+`json_schema` or `format` is taken as "not this mode", never retried, and the next mode is asked for. What
+a server accepted is remembered for the process.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 
+import requests
 from django.conf import settings
 
 from media_pipeline.backends.errors import PermanentError
 from media_pipeline.backends.http import HttpPolicy, HttpStatusError, request_json
 from media_pipeline.backends.llm.chat import ChatReply, ChatSummarizer, Schema, int_or_zero
 
-MODES = ("json_schema", "json_object", "plain")
+MODES = ("json_schema", "json_object_schema", "json_object", "plain")
+_CAPABILITY = re.compile(r"response_format|json_schema|\bformat\b", re.I)
+
+
+def _capability_error(response: requests.Response) -> bool:
+    """An error answer about the structured-output mode itself (a capability, not a fault to retry)."""
+    return bool(_CAPABILITY.search(response.text[:4000]))
+
+
 _modes: dict[str, str] = {}
 _lock = threading.Lock()
 
@@ -47,14 +61,18 @@ class OpenAISummarizer(ChatSummarizer):
                     "type": "json_schema",
                     "json_schema": {"name": schema.name, "strict": True, "schema": schema.body},
                 }
+            elif mode == "json_object_schema":
+                body["response_format"] = {"type": "json_object", "schema": schema.body}
             elif mode == "json_object":
                 body["response_format"] = {"type": "json_object"}
             try:
                 reply = request_json(
-                    "POST", f"{self.url}/chat/completions", policy=self.policy, body=body, headers=headers
-                )
+                    "POST", f"{self.url}/chat/completions", policy=self.policy, body=body, headers=headers,
+                    refusal=_capability_error if mode != MODES[-1] else None,
+                )  # fmt: skip
             except HttpStatusError as exc:
-                if exc.status == 400 and mode != MODES[-1]:
+                refused_mode = exc.status == 400 or bool(_CAPABILITY.search(exc.body[:4000]))
+                if refused_mode and mode != MODES[-1]:
                     mode = MODES[MODES.index(mode) + 1]
                     continue
                 raise self._explain(exc, model) from None
