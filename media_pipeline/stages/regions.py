@@ -87,6 +87,9 @@ def _region(
         return None
     box = [min(b[0] for b in inside), min(b[1] for b in inside), max(b[2] for b in inside), max(b[3] for b in inside)]
     box = [max(box[0] - PAD, x0), max(box[1] - PAD, y0), min(box[2] + PAD, x0 + width), min(box[3] + PAD, y0 + height)]
+    # Never past the caption or the barrier: a picture placed larger than it shows (clipped in the PDF) would
+    # otherwise bring its caption and the next paragraph into the cut.
+    box[1], box[3] = max(box[1], low), min(box[3], high)
     if box[2] - box[0] < MIN_SIDE or box[3] - box[1] < MIN_SIDE:
         return None
     return [round(v, 1) for v in box]
@@ -152,7 +155,9 @@ def _raster(box: Box, page: dict[str, Any]) -> dict[str, Any] | None:
     for image in page.get("images", []):
         b = image["box"]
         shared = max(0.0, min(b[2], box[2]) - max(b[0], box[0])) * max(0.0, min(b[3], box[3]) - max(b[1], box[1]))
-        if shared >= 0.8 * area:
+        # The picture's own pixels only when they are the figure: not a picture placed much larger than the
+        # region (clipped in the PDF), whose hidden parts would show.
+        if shared >= 0.8 * area and (b[2] - b[0]) * (b[3] - b[1]) <= 1.25 * area:
             return dict(image)
     return None
 

@@ -149,3 +149,19 @@ def test_it_frames_a_figure_around_the_whole_diagram_not_just_the_photo_inside_i
     assert _covers(figure.box, diagram, slack=8) and _covers(_grown(diagram, 20), tuple(figure.box), slack=0)
     assert _area(figure.box) > 3 * _area(photo)
     _assert_picture(out, figure)
+
+
+def test_a_picture_placed_larger_than_it_shows_is_cut_at_its_caption() -> None:
+    """A photo whose placed box runs under its caption and the next paragraph (clipped in the PDF): the cut
+    stops at the caption, and the picture's own pixels, hidden parts and all, are not used (NIPS 2008 Fig. 3)."""
+    from media_pipeline.stages.regions import Caption, find_regions
+
+    page = {
+        "number": 1, "size": [612.0, 792.0], "origin": [0.0, 0.0], "graphics": [],
+        "images": [{"box": [72.0, 150.0, 540.0, 700.0], "file": "image-1.png", "width": 1000, "height": 1200}],
+    }  # fmt: skip
+    caption = Caption("figure", 3, "Figure 3: Denoising results on an image from the test set.", 1, [72, 330, 540, 352])
+    prose = [(1, [72.0, 250.0, 540.0, 320.0], True), (1, [72.0, 710.0, 540.0, 740.0], True)]
+    [region] = find_regions([page], [caption], prose)
+    assert region.box[1] >= 352 - 0.5 and region.box[3] <= 710  # above the caption, below the paragraph
+    assert region.kind == "drawn" and region.file == "figure-003.png"  # rendered from the page, not the photo
