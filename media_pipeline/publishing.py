@@ -160,17 +160,21 @@ def video_claim(video: Video, *, user: User, seconds: int | None = None, lease: 
     now = timezone.now()
     expires = now + timedelta(seconds=_lease_seconds(seconds))
     if lease is not None:
-        renewed = Video.objects.filter(pk=video.pk, lease_id=lease, lease_expires_at__gt=now, youtube_id="").update(
-            lease_expires_at=expires
-        )
-        video.refresh_from_db()
+        # The renewal, the video as it then is and the event in one transaction: the answer names the lease
+        # that was renewed, never one a claim made a moment later.
+        with transaction.atomic():
+            renewed = Video.objects.filter(pk=video.pk, lease_id=lease, lease_expires_at__gt=now, youtube_id="").update(
+                lease_expires_at=expires
+            )
+            video.refresh_from_db()
+            if renewed:
+                _event(video, UploadEventKind.RENEWED, user, lease)
         if not renewed:
             if video.youtube_id:
                 raise AlreadyPublished(f"Video {video.pk} is published already (YouTube id {video.youtube_id}).")
             if video.lease_id == lease:
                 raise LeaseExpired(f"Lease {lease} on video {video.pk} ran out. Claim the video again.")
             raise _not_holder(video, now, f"Lease {lease} does not hold video {video.pk} any more.")
-        _event(video, UploadEventKind.RENEWED, user, lease)
         return video
     new_lease = uuid.uuid4()
     with transaction.atomic():

@@ -1,7 +1,9 @@
 """`python -m uploader login | run | once VIDEO_ID | status`.
 
-Exit status: 0 done (or stopped cleanly); 1 the video was not published (failed, skipped, stopped, stuck);
-2 a setting is missing or YouTube wants a new login; 3 YouTube's quota is used up until it resets.
+Exit status: 0 done (`once`: the video is published; `run`: stopped, or idle with --exit-when-idle); 1 the
+video was not published (failed, skipped, stopped, stuck) or papercast could not be asked; 2 a setting is
+missing, papercast refuses the API token or YouTube wants a new login; 3 YouTube's quota is used up until it
+resets.
 """
 
 from __future__ import annotations
@@ -134,7 +136,7 @@ def once(publisher: Publisher, video: int) -> int:
         outcome, stopped_by = Outcome.FAILED, exc
     except (PapercastError, PapercastUnavailable) as exc:
         print(f"uploader: video {video}: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, PapercastError) and exc.token_refused else 1
     journal = publisher.journals.load(video)
     if journal is not None and journal.state == PUBLISHED:
         # Published, possibly with a step refused on the way (a quota or login problem comes after).
@@ -271,5 +273,5 @@ def status(settings: Settings, publisher: Publisher) -> int:
                 print(f"  video {journal.video}: papercast says {video.get('status')}, YouTube id {youtube_id}")
     except (PapercastError, PapercastUnavailable) as exc:
         print(f"papercast: cannot ask ({exc})")
-        return 1
+        return 2 if isinstance(exc, PapercastError) and exc.token_refused else 1
     return 0

@@ -5,6 +5,7 @@ Every environment variable the uploader reads is named here (and in README.md, "
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -73,6 +74,8 @@ def _number(name: str, value: str | float | None, default: float, *, minimum: fl
         number = float(value)
     except ValueError:
         raise ConfigError(f"{name} must be a number, not {value!r}.") from None
+    if not math.isfinite(number):  # nan would make `run` poll without pause, inf wait for ever
+        raise ConfigError(f"{name} must be a finite number, not {value!r}.")
     if number < minimum:
         raise ConfigError(f"{name} must be at least {minimum:g}, not {value!r}.")
     return number

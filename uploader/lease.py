@@ -38,12 +38,16 @@ class Lease:
         self.id = claim.lease
         self.details = claim.video
         self.renew_at = 0.0
+        self.runs_out_at = 0.0
         self._taken()
 
     def _taken(self) -> None:
         # The local clock, not the server's expires_at: the two clocks may disagree, and the claim's answer
-        # arrives after the server started the lease, so this errs on the early side.
-        self.renew_at = self.clock() + self.seconds * 2 / 3
+        # arrives after the server started the lease, so renew_at errs on the early side and runs_out_at (by
+        # then the lease has certainly run out) on the late one.
+        now = self.clock()
+        self.renew_at = now + self.seconds * 2 / 3
+        self.runs_out_at = now + self.seconds
 
     def keep_alive(self) -> None:
         if self.clock() >= self.renew_at:
@@ -53,6 +57,13 @@ class Lease:
         try:
             claim = self.api.renew(self.video, self.id, self.seconds)
         except PapercastUnavailable as exc:
+            if self.clock() >= self.runs_out_at:
+                # Another uploader may have claimed the video and started its own upload: finishing this one
+                # would put the video on YouTube twice. An unfinished session makes no video; it is resumed
+                # once this machine holds the video again.
+                raise LeaseLost(
+                    f"Video {self.video}: the lease has run out while papercast could not be reached ({exc})"
+                ) from exc
             # The lease may well hold a while yet: carry on, and try again before the next chunk.
             log.warning(
                 "Video %d: could not renew the lease (%s); trying again before the next chunk.", self.video, exc
@@ -61,10 +72,13 @@ class Lease:
         except PapercastError as exc:
             if exc.code != "lease_expired":
                 raise LeaseLost(f"Video {self.video}: the lease is lost ({exc.code}: {exc.detail})") from exc
-            claim = self.reclaim()
-        if claim.lease != self.id:
-            self.id = claim.lease
-            self.on_change(self.id)
+            claim = self.reclaim()  # a new lease: reclaim() records its id
+        else:
+            if claim.lease != self.id:
+                # A renewal keeps its lease's id. papercast reads the video again after renewing, so a claim
+                # made in between shows in the answer: that lease is another uploader's, never to be taken for
+                # this one's (reporting with it would publish over the other's upload).
+                raise LeaseLost(f"Video {self.video}: the lease is lost (another uploader claimed the video)")
         self.details = claim.video
         self._taken()
         log.debug("Video %d: lease %s renewed for %d s.", self.video, self.id, self.seconds)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -24,17 +24,28 @@ log = logging.getLogger("uploader")
 
 BLOCK = 1024 * 1024
 TIMEOUT = (10.0, 120.0)
+AUTH_HINT = (
+    "papercast refused the API token: set PAPERCAST_TOKEN (or PAPERCAST_TOKEN_FILE) to a valid token of an "
+    "editor (POST /api/v1/auth/token/ or `python manage.py apitoken USER`)."
+)
 
 
 class PapercastError(Exception):
-    """papercast answered with an error (`status`, its stable `code`, the `detail` for a person)."""
+    """papercast answered with an error (`status`, its stable `code`, the `detail` for a person).
+
+    `token_refused`: a 401, papercast does not take the token (no later pass fixes that)."""
 
     def __init__(self, status: int, code: str, detail: str, body: dict[str, Any] | None = None) -> None:
-        super().__init__(f"papercast answered {status} {code}: {detail}")
+        hint = f" {AUTH_HINT}" if status == 401 else ""
+        super().__init__(f"papercast answered {status} {code}: {detail}{hint}")
         self.status = status
         self.code = code
         self.detail = detail
         self.body = body or {}
+
+    @property
+    def token_refused(self) -> bool:
+        return self.status == 401
 
 
 class PapercastUnavailable(Exception):
@@ -195,6 +206,7 @@ class Papercast:
             # papercast's ETag for the MP4 is its sha256: a range only while the file is the one we started.
             headers = {"Range": f"bytes={have}-", "If-Range": f'"{sha256}"'}
         url = str(link["url"])
+        shown = redact(url, url)
         # A presigned URL must not carry the Authorization header (S3 would refuse the request).
         getter = self.http.get if link.get("requires_auth", True) else requests.get
         problem = ""
@@ -211,17 +223,19 @@ class Papercast:
                         problem = "range not satisfiable"
                         continue
                     if response.status_code >= 500 or response.status_code == 429:
-                        problem = f"papercast answered {response.status_code} for {url}"
+                        problem = f"papercast answered {response.status_code} for {shown}"
                         continue
                     if response.status_code >= 400:
                         raise DownloadError(
-                            f"papercast answered {response.status_code} for {url}: {response.text[:300]}"
+                            f"papercast answered {response.status_code} for {shown}: {response.text[:300]}"
                         )
                     resumed = response.status_code == 206
                     size = link.get("size")
                     total = int(size) if size else None
                     done = have if resumed else 0
                     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                    if on_progress:
+                        on_progress(done, total)  # where this download starts: 0, or the bytes resumed
                     with partial.open("ab" if resumed else "wb") as out:
                         for block in response.iter_content(BLOCK):
                             out.write(block)
@@ -231,8 +245,15 @@ class Papercast:
                 partial.replace(target)
                 return
             except requests.RequestException as exc:
-                problem = f"download of {url} broke off: {exc}"
+                problem = redact(f"download of {shown} broke off: {exc}", url)
         raise DownloadError(problem)
+
+
+def redact(text: str, url: str) -> str:
+    """`text` without the query of `url`: a presigned link's signature is a credential (for a few minutes), not
+    something for logs or for the failure reason papercast keeps."""
+    query = urlsplit(url).query
+    return text.replace(query, "…") if query else text
 
 
 def file_sha256(path: Path) -> str:

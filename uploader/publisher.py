@@ -107,6 +107,17 @@ def quota_resets_at(now: datetime) -> datetime:
     return midnight.astimezone(UTC) + timedelta(minutes=1)
 
 
+def link_expires_soon(link: dict[str, Any], now: datetime | None = None) -> bool:
+    """A presigned download link (`expires_at` set) that has run out or will within a minute."""
+    try:
+        expires = datetime.fromisoformat(str(link.get("expires_at") or ""))
+    except ValueError:
+        return False
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
+    return expires <= (now or datetime.now(UTC)) + timedelta(minutes=1)
+
+
 class Publisher:
     def __init__(
         self,
@@ -133,16 +144,26 @@ class Publisher:
         self.clock = clock
         self.stream = stream
         self.failures: dict[int, tuple[int, float]] = {}  # video -> (failures, not before) in this process
+        self.noted: set[int] = set()  # videos papercast lists that a journal says to leave alone, logged once
 
     # --- one video ------------------------------------------------------------------------------------------
 
     def publish(self, video: int) -> Outcome:
         """Take one video from approved to published (or report why not). Idempotent per the journal.
 
-        Raises QuotaPause (the video was reported failed; nothing can be uploaded until the quota resets) and
-        NeedsLogin (the video was reported failed; the credentials must be renewed).
+        Raises QuotaPause (the video was reported failed; nothing can be uploaded until the quota resets),
+        NeedsLogin (the video was reported failed; the credentials must be renewed) and PapercastError with
+        `token_refused` (papercast does not take the API token; nothing was done).
         """
         journal = self.journals.load(video) or Journal(video=video, papercast_url=self.settings.papercast_url)
+        if not self._ours(journal):
+            # Another papercast's video of the same number: its session or YouTube id must not be taken for this one.
+            log.error(
+                "Video %d: the journal %s is of the papercast at %s, not %s. Give each papercast its own "
+                "UPLOADER_STATE_DIR (if it is the same papercast at a new address, correct papercast_url there).",
+                video, self.journals.path(video), journal.papercast_url, self.settings.papercast_url,
+            )  # fmt: skip
+            return Outcome.STUCK
         if journal.state == PUBLISHED:
             log.info("Video %d is published already as YouTube %s.", video, journal.youtube_id)
             return Outcome.PUBLISHED
@@ -155,6 +176,10 @@ class Publisher:
         journal.lease, journal.error = taken.id, None
         self.journals.save(journal)
         return self._publish_or_report(journal, taken)
+
+    def _ours(self, journal: Journal) -> bool:
+        """The journal is of the papercast these settings name (one that names none counts as ours)."""
+        return not journal.papercast_url or journal.papercast_url == self.settings.papercast_url
 
     def _publish_or_report(self, journal: Journal, lease: Lease) -> Outcome:
         video = journal.video
@@ -194,6 +219,23 @@ class Publisher:
         except (YouTubeError, DownloadError, PapercastUnavailable) as exc:
             self._fail(journal, lease, str(exc))
             return Outcome.FAILED
+        except PapercastError as exc:
+            if exc.token_refused:
+                raise
+            return self._refused(journal, exc)
+
+    def _refused(self, journal: Journal, exc: PapercastError) -> Outcome:
+        """papercast refused a step: this video's failure, not the whole pass's. Nothing is reported `failed`:
+        papercast gave its reason already, and a lease this uploader may still hold runs out on its own."""
+        if journal.state == STUCK:  # papercast will not record the YouTube id (the journal's error says why)
+            log.error("Video %d needs a person: %s", journal.video, journal.error)
+            return Outcome.STUCK
+        # E.g. claiming the video again once the lease ran out, and it is no longer approved.
+        journal.error = str(exc)
+        self.journals.save(journal)
+        log.error("Video %d: %s", journal.video, exc)
+        self._later(journal.video)
+        return Outcome.FAILED
 
     def _acquire(self, journal: Journal) -> Lease | Outcome:
         """The video's lease: our journal's renewed (after a restart, while it still holds), else a new claim."""
@@ -206,6 +248,8 @@ class Publisher:
         try:
             claim = self._claim(journal)
         except PapercastError as exc:
+            if exc.token_refused:
+                raise
             if exc.code == "lease_held":
                 who = exc.body.get("holder") or "another uploader"
                 log.info("Video %d: %s holds it until %s; leaving it.", video, who, exc.body.get("expires_at"))
@@ -213,6 +257,11 @@ class Publisher:
             if exc.code == "already_published":
                 return self._published_elsewhere(journal)
             log.error("Video %d: papercast refused the claim: %s", video, exc)
+            if journal.lease and not journal.started_upload:
+                # Nothing is on YouTube: forget the stale lease, or every pass would try it again.
+                journal.lease, journal.error = None, str(exc)
+                self.journals.save(journal)
+            self._later(video)
             return Outcome.SKIPPED
         except PapercastUnavailable as exc:
             log.warning("Video %d: could not claim it (%s); trying on the next pass.", video, exc)
@@ -224,10 +273,17 @@ class Publisher:
         seconds = self.settings.lease_seconds
         if journal.lease:
             try:
-                return self.api.renew(journal.video, journal.lease, seconds)
+                claim = self.api.renew(journal.video, journal.lease, seconds)
             except PapercastError as exc:
                 if exc.code not in ("lease_expired", "not_lease_holder"):
                     raise
+            else:
+                if claim.lease == journal.lease:
+                    return claim
+                # Claimed by another uploader as ours was renewed (see Lease.renew): its lease, not ours.
+                held = claim.video.get("lease") or {}
+                body = {"holder": held.get("holder"), "expires_at": held.get("expires_at") or claim.expires_at}
+                raise PapercastError(409, "lease_held", "another uploader claimed the video", body)
         return self.api.claim(journal.video, seconds)
 
     def _published_elsewhere(self, journal: Journal) -> Outcome:
@@ -239,9 +295,11 @@ class Publisher:
             return Outcome.PUBLISHED
         if journal.started_upload:
             journal.state = STUCK
+            # Not the session's URI: whoever holds it can upload into the session, and this goes to the log.
+            uploaded = f"as {journal.youtube_id}" if journal.youtube_id else "at least in part, in an upload session"
             journal.error = (
-                f"papercast records YouTube id {recorded}, but this uploader uploaded it too "
-                f"({journal.youtube_id or 'session ' + str(journal.session_uri)}): check the channel for a duplicate."
+                f"papercast records YouTube id {recorded}, but this uploader uploaded it too ({uploaded}): check "
+                "the channel for a duplicate."
             )
             self.journals.save(journal)
             log.error("Video %d: %s", journal.video, journal.error)
@@ -267,6 +325,17 @@ class Publisher:
     def _files(self, video: int) -> Path:
         return self.settings.download_dir / str(int(video))
 
+    def _link(self, details: dict[str, Any], kind: str, lease: Lease) -> dict[str, Any] | None:
+        """The download link of `kind` (video, srt, vtt, thumbnail). A presigned one (S3) works for minutes only
+        (AWS_QUERYSTRING_EXPIRE, 600 s by default), less than a long upload takes: one that has run out, or
+        is about to, is asked for again (and `details` updated with the fresh links)."""
+        link = (details.get("files") or {}).get(kind)
+        if link and link_expires_soon(link):
+            log.debug("Video %d: the %s link has run out; asking papercast for fresh links.", lease.video, kind)
+            details.update(self.api.video(lease.video))
+            link = (details.get("files") or {}).get(kind)
+        return dict(link) if link else None
+
     def _download(self, lease: Lease, link: dict[str, Any], name: str, sha256: str | None = None) -> Path:
         progress = Progress(f"Video {lease.video} download {name}", stream=self.stream)
 
@@ -283,11 +352,13 @@ class Publisher:
     def _download_video(self, details: dict[str, Any], journal: Journal, lease: Lease) -> Path:
         sha256 = details.get("file_sha256")
         if journal.file_sha256 and sha256 and sha256 != journal.file_sha256:
-            # The session holds bytes of the earlier file: resuming it with this one would corrupt the video.
-            raise SessionGone(
-                f"papercast's MP4 changed (sha256 {sha256}) since its upload began ({journal.file_sha256})."
-            )
-        link = (details.get("files") or {}).get("video")
+            if journal.session_uri:
+                # The session holds bytes of the earlier file: resuming it with this one would corrupt the video.
+                raise SessionGone(
+                    f"papercast's MP4 changed (sha256 {sha256}) since its upload began ({journal.file_sha256})."
+                )
+            journal.file_sha256 = None  # downloaded, never sent: upload the new file
+        link = self._link(details, "video", lease)
         if not link:
             raise DownloadError(f"papercast lists no MP4 for video {journal.video}.")
         path = self._download(lease, link, "video.mp4", sha256 or journal.file_sha256)
@@ -316,6 +387,9 @@ class Publisher:
             self._check_stop()
             lease.keep_alive()
 
+        # Where this run starts (a resumed session: about where YouTube last said it was), so the first chunk's
+        # report is not taken for a resumption, and the rate counts it.
+        progress.update(journal.bytes_sent if journal.session_uri else 0, path.stat().st_size)
         try:
             video = self.youtube.upload(
                 path,
@@ -350,7 +424,9 @@ class Publisher:
                 if isinstance(exc, QuotaExceeded) and after is None:
                     until = quota_resets_at(datetime.now(UTC))
                     after = QuotaPause(f"YouTube's {exc.reason} while adding the {step}.", until, exc.reason)
-                elif isinstance(exc, AuthRejected) and exc.status == 401 and after is None:
+                elif isinstance(exc, AuthRejected) and exc.status != 403 and after is None:
+                    # 401, or a refresh token Google no longer takes (no status); a 403 `forbidden` here is the
+                    # channel's (custom thumbnails need a verified one): a partial failure only.
                     after = NeedsLogin(str(exc))
             except DownloadError as exc:
                 journal.steps[step] = f"failed: {exc}"
@@ -364,7 +440,7 @@ class Publisher:
         return do(details, str(journal.youtube_id), lease)
 
     def _thumbnail(self, details: dict[str, Any], youtube_id: str, lease: Lease) -> str:
-        link = (details.get("files") or {}).get("thumbnail")
+        link = self._link(details, "thumbnail", lease)
         if not link:
             return "skipped: papercast has no thumbnail for the video"
         self.youtube.set_thumbnail(youtube_id, self._download(lease, link, "thumbnail.jpg"))
@@ -378,7 +454,10 @@ class Publisher:
         caption = (details.get("metadata") or {}).get("caption") or {}
         if not caption.get("language"):
             return "skipped: no caption language is known (set the project's YouTube language)"
-        path = self._download(lease, files[kind], f"captions.{kind}")
+        link = self._link(details, kind, lease)
+        if not link:
+            return "skipped: papercast has no captions for the video"
+        path = self._download(lease, link, f"captions.{kind}")
         try:
             self.youtube.insert_caption(
                 youtube_id, path, language=str(caption["language"]), name=str(caption.get("name") or "Narration")
@@ -417,19 +496,41 @@ class Publisher:
 
     def _fail(self, journal: Journal, lease: Lease, reason: str) -> None:
         """Report the failure with our lease (which releases it) and keep the journal: a session in it is
-        resumed after the video is claimed again."""
+        resumed after the video is claimed again.
+
+        Not once the video is on YouTube (the journal has its id; e.g. papercast could not be reached to record
+        it): released, the video could be claimed by another uploader and uploaded a second time. The lease is
+        kept, and the next pass renews it (or claims the video again) and reports the id."""
+        if journal.youtube_id:
+            log.error(
+                "Video %d is on YouTube as %s but not recorded by papercast yet (%s); keeping the lease and "
+                "trying again on the next pass.", journal.video, journal.youtube_id, reason,
+            )  # fmt: skip
+            journal.error = reason
+            self.journals.save(journal)
+            return
         log.error("Video %d failed: %s", journal.video, reason)
+        kept: str | None = None
         try:
             self.api.failed(journal.video, reason, lease.id)
         except PapercastError as exc:
             log.warning("Video %d: papercast refused the failure report (%s): %s", journal.video, exc.code, exc.detail)
         except PapercastUnavailable as exc:
-            log.warning("Video %d: could not report the failure (%s); the lease will run out.", journal.video, exc)
-        journal.lease, journal.error = None, reason
+            # Still ours: forgotten, it would keep this uploader from its own video (lease_held) until it ran out.
+            kept = lease.id
+            log.warning(
+                "Video %d: could not report the failure (%s); the lease is kept for the next try (or runs out).",
+                journal.video, exc,
+            )  # fmt: skip
+        journal.lease, journal.error = kept, reason
         self.journals.save(journal)
-        count = self.failures.get(journal.video, (0, 0.0))[0] + 1
+        self._later(journal.video)
+
+    def _later(self, video: int) -> None:
+        """Leave the video alone for a while in this process (5 minutes, doubling each time, at most 6 hours)."""
+        count = self.failures.get(video, (0, 0.0))[0] + 1
         delay = min(FIRST_FAILURE_DELAY * 2 ** (count - 1), MAX_FAILURE_DELAY)
-        self.failures[journal.video] = (count, self.clock() + delay)
+        self.failures[video] = (count, self.clock() + delay)
 
     def _check_stop(self) -> None:
         if self.stop.is_set():
@@ -457,17 +558,40 @@ class Publisher:
         """Videos to work on: our own unfinished uploads first (their lease may still hold, so the API does not
         list them as available), then what the API lists as approved, unpublished and available."""
         found: list[int] = []
-        stuck: set[int] = set()
-        for journal in self.journals.all():
-            if journal.state == STUCK:
-                stuck.add(journal.video)
-            elif journal.state != PUBLISHED and (journal.started_upload or journal.lease):
+        leave: set[int] = set()
+        journals = {journal.video: journal for journal in self.journals.all()}
+        for journal in journals.values():
+            if journal.state in (STUCK, PUBLISHED) or not self._ours(journal):
+                leave.add(journal.video)
+            elif journal.started_upload or journal.lease:
                 found.append(journal.video)
         for video in self.api.ready():
-            if int(video["id"]) not in found and int(video["id"]) not in stuck:
-                found.append(int(video["id"]))
+            number = int(video["id"])
+            if number in leave:
+                self._left_alone(journals[number])
+            elif number not in found:
+                found.append(number)
         now = self.clock()
         return [v for v in found if self.failures.get(v, (0, 0.0))[1] <= now]
+
+    def _left_alone(self, journal: Journal) -> None:
+        """Say once (not every pass) why a video papercast lists as ready is left alone."""
+        if journal.video in self.noted:
+            return
+        self.noted.add(journal.video)
+        path = self.journals.path(journal.video)
+        if not self._ours(journal):
+            log.error(
+                "Video %d: left alone, the journal %s is of the papercast at %s. Give each papercast its own "
+                "UPLOADER_STATE_DIR.", journal.video, path, journal.papercast_url,
+            )  # fmt: skip
+        elif journal.state == PUBLISHED:
+            log.warning(
+                "Video %d: papercast lists it as unpublished, but the journal %s says it is published as YouTube "
+                "%s. Delete that journal to upload it again.", journal.video, path, journal.youtube_id,
+            )  # fmt: skip
+        else:
+            log.warning("Video %d needs a person: %s (journal %s).", journal.video, journal.error, path)
 
     def run_pass(self) -> bool:
         """One pass over the candidates; whether any was worked on (not just skipped)."""
@@ -480,8 +604,10 @@ class Publisher:
         return worked
 
     def run(self, *, exit_when_idle: bool = False) -> int:
-        """Poll every `interval` seconds until stopped. 0: stopped (or idle, with `exit_when_idle`); 2: the
-        credentials must be renewed; 3: the quota is used up (only with `exit_when_idle`; else it waits)."""
+        """Poll every `interval` seconds until stopped. 0: stopped (or idle, with `exit_when_idle`); 1: papercast
+        could not be asked (only with `exit_when_idle`; else it tries again); 2: the YouTube credentials must be
+        renewed, or papercast refuses the API token; 3: the quota is used up (only with `exit_when_idle`; else
+        it waits)."""
         log.info("Polling %s every %g s (state in %s).", self.settings.papercast_url, self.settings.interval,
                  self.settings.state_dir)  # fmt: skip
         while not self.stop.is_set():
@@ -506,11 +632,14 @@ class Publisher:
             except NeedsLogin as exc:
                 log.error("%s", exc)
                 return 2
-            except PapercastUnavailable as exc:
+            except (PapercastUnavailable, PapercastError) as exc:
+                if isinstance(exc, PapercastError) and exc.token_refused:
+                    log.error("%s", exc)
+                    return 2
+                if exit_when_idle:  # not idle: papercast could not say what there is to publish
+                    log.error("%s", exc)
+                    return 1
                 log.warning("%s; trying again in %g s.", exc, self.settings.interval)
-                worked = False
-            except PapercastError as exc:
-                log.error("%s; trying again in %g s.", exc, self.settings.interval)
                 worked = False
             if exit_when_idle and not worked:
                 log.info("Nothing (more) to publish.")

@@ -25,11 +25,11 @@ from googleapiclient.errors import HttpError
 from tests.fakes.serve import serve
 from uploader import config, youtube
 from uploader.cli import main
-from uploader.journal import Journal, JournalStore
+from uploader.journal import PUBLISHED, STUCK, UPLOADED, Journal, JournalStore
 from uploader.lease import Lease, LeaseLost
-from uploader.papercast import Claim, PapercastError, PapercastUnavailable
+from uploader.papercast import Claim, DownloadError, Papercast, PapercastError, PapercastUnavailable
 from uploader.progress import Progress
-from uploader.publisher import quota_resets_at
+from uploader.publisher import NeedsLogin, Outcome, Publisher, link_expires_soon, quota_resets_at
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -85,6 +85,9 @@ def test_its_flags_win_over_the_environment(tmp_path: Path) -> None:
         ({"PAPERCAST_URL": "http://x"}, "PAPERCAST_TOKEN"),
         ({"PAPERCAST_URL": "http://x", "PAPERCAST_TOKEN": "t", "UPLOADER_CHUNK_MB": "lots"}, "UPLOADER_CHUNK_MB"),
         ({"PAPERCAST_URL": "http://x", "PAPERCAST_TOKEN": "t", "UPLOADER_LEASE_SECONDS": "10"}, "at least 60"),
+        # nan passed every check and made `run` poll without a pause
+        ({"PAPERCAST_URL": "http://x", "PAPERCAST_TOKEN": "t", "UPLOADER_INTERVAL": "nan"}, "UPLOADER_INTERVAL"),
+        ({"PAPERCAST_URL": "http://x", "PAPERCAST_TOKEN": "t", "UPLOADER_RETRY_SECONDS": "inf"}, "finite"),
     ],
 )
 def test_it_names_the_setting_that_is_wrong(environ: dict[str, str], message: str) -> None:
@@ -200,6 +203,18 @@ def test_a_lease_that_ran_out_is_claimed_again_and_a_taken_one_is_lost() -> None
         lease.keep_alive()
 
 
+def test_a_renewal_answered_with_another_lease_is_a_lost_lease() -> None:
+    # papercast reads the video again after renewing: a claim made in between shows in the answer. Taking that
+    # lease for ours, the uploader reported `published` with it, over the other uploader's upload (a flaky
+    # end-to-end test found it).
+    api, clock, changes = StubApi([Claim("ALICES", "", {})], []), Clock(), []
+    lease = lease_with(api, clock, changes)
+    clock.now += 700
+    with pytest.raises(LeaseLost, match="another uploader claimed the video"):
+        lease.keep_alive()
+    assert lease.id == "L1" and changes == []
+
+
 def test_an_unreachable_papercast_does_not_stop_the_upload_and_is_asked_again() -> None:
     api, clock = StubApi([PapercastUnavailable("down"), Claim("L1", "", {})], []), Clock()
     lease = lease_with(api, clock, [])
@@ -207,6 +222,20 @@ def test_an_unreachable_papercast_does_not_stop_the_upload_and_is_asked_again() 
     lease.keep_alive()
     lease.keep_alive()
     assert api.calls == [("renew", "L1"), ("renew", "L1")]
+
+
+def test_a_lease_that_runs_out_while_papercast_is_unreachable_stops_the_upload() -> None:
+    # Uploading on would race whoever claims the video meanwhile: two finished uploads, two videos on YouTube.
+    down = PapercastUnavailable("down")
+    api, clock = StubApi([down, down, down], []), Clock()
+    lease = lease_with(api, clock, [])
+    clock.now += 700
+    lease.keep_alive()  # 200 s left: carry on
+    clock.now += 150
+    lease.keep_alive()
+    clock.now += 60  # 910 s of a 900 s lease
+    with pytest.raises(LeaseLost, match="run out while papercast could not be reached"):
+        lease.keep_alive()
 
 
 def test_the_backoff_doubles_with_jitter_and_gives_up() -> None:
@@ -361,3 +390,292 @@ def test_login_on_the_console_saves_the_channels_token_privately(
     assert set(saved["scopes"]) == set(youtube.SCOPES)
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     assert "Could not name the channel" in out.err  # the stand-in is no YouTube; the login stands
+
+
+# --- the publisher against a scripted papercast and YouTube -------------------------------------------------
+
+
+class ScriptedPapercast:
+    """papercast's client for the publisher: each call answers from `answers[name]` (a list, one per call: a value,
+    or an exception to raise) and is recorded in `calls`. A call with no answer left fails the test."""
+
+    def __init__(self, **answers: list[Any]) -> None:
+        self.answers = answers
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    def _answer(self, name: str, *args: Any) -> Any:
+        self.calls.append((name, args))
+        queue = self.answers.get(name)
+        assert queue, f"unexpected call {name}{args}"
+        answer = queue.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def renew(self, video: int, lease: str, seconds: int) -> Claim:
+        return self._answer("renew", video, lease)  # type: ignore[no-any-return]
+
+    def claim(self, video: int, seconds: int) -> Claim:
+        return self._answer("claim", video)  # type: ignore[no-any-return]
+
+    def video(self, video: int) -> dict[str, Any]:
+        return self._answer("video", video)  # type: ignore[no-any-return]
+
+    def ready(self) -> list[dict[str, Any]]:
+        return self._answer("ready")  # type: ignore[no-any-return]
+
+    def published(self, video: int, youtube_id: str, lease: str) -> dict[str, Any]:
+        return self._answer("published", video, youtube_id, lease)  # type: ignore[no-any-return]
+
+    def failed(self, video: int, reason: str, lease: str) -> dict[str, Any]:
+        return self._answer("failed", video, lease)  # type: ignore[no-any-return]
+
+    def download(self, link: dict[str, Any], target: Path, **kwargs: Any) -> Path:
+        self._answer("download", link["url"])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"\xff\xd8\xff")
+        return target
+
+
+class StubYouTube:
+    """The channel's client for the steps: `refuse` maps a step's method to the error it raises."""
+
+    def __init__(self, refuse: dict[str, Exception] | None = None) -> None:
+        self.refuse = refuse or {}
+        self.done: list[str] = []
+
+    def _do(self, name: str) -> None:
+        if name in self.refuse:
+            raise self.refuse[name]
+        self.done.append(name)
+
+    def set_thumbnail(self, video_id: str, path: Path) -> None:
+        self._do("set_thumbnail")
+
+    def insert_caption(self, video_id: str, path: Path, *, language: str, name: str) -> None:
+        self._do("insert_caption")
+
+    def add_to_playlist(self, video_id: str, playlist: str) -> None:
+        self._do("add_to_playlist")
+
+    def persist(self) -> None:
+        return None
+
+
+class StubLease:
+    def __init__(self, video: int = 7, details: dict[str, Any] | None = None) -> None:
+        self.video = video
+        self.id = "L1"
+        self.details = details or {}
+
+    def keep_alive(self) -> None:
+        return None
+
+
+PAPERCAST = "http://papercast.test"
+
+
+def publisher_with(tmp_path: Path, api: ScriptedPapercast, youtube: StubYouTube | None = None) -> Publisher:
+    settings = config.settings_from(
+        {"PAPERCAST_URL": PAPERCAST, "PAPERCAST_TOKEN": "t", "UPLOADER_STATE_DIR": str(tmp_path / "state")}
+    )
+    return Publisher(settings, api=api, youtube=youtube or StubYouTube(), clock=Clock())  # type: ignore[arg-type]
+
+
+def link(url: str, expires_at: str | None = None) -> dict[str, Any]:
+    return {"url": url, "content_type": "image/jpeg", "size": None, "requires_auth": expires_at is None,
+            "expires_at": expires_at}  # fmt: skip
+
+
+def test_a_presigned_link_that_ran_out_during_the_upload_is_asked_for_again(tmp_path: Path) -> None:
+    # S3's links last AWS_QUERYSTRING_EXPIRE (600 s by default); the claim's were handed out before the upload.
+    past = (datetime.now(UTC) - timedelta(minutes=30)).isoformat()
+    soon = (datetime.now(UTC) + timedelta(seconds=20)).isoformat()
+    later = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
+    assert link_expires_soon(link("x", past)) and link_expires_soon(link("x", soon))
+    assert not link_expires_soon(link("x", later)) and not link_expires_soon(link("x"))
+    fresh = {
+        "files": {"thumbnail": link("https://s3/thumb?sig=new", later), "srt": link("https://s3/srt?sig=new", later)},
+        "metadata": {"caption": {"language": "en", "name": "Narration"}},
+    }
+    api = ScriptedPapercast(video=[fresh], download=[None, None])
+    youtube_ = StubYouTube()
+    publisher = publisher_with(tmp_path, api, youtube_)
+    details = {
+        "files": {"thumbnail": link("https://s3/thumb?sig=old", past), "srt": link("https://s3/srt?sig=old", past)},
+        "metadata": {"caption": {"language": "en", "name": "Narration"}},
+    }
+    journal = Journal(video=7, papercast_url=PAPERCAST, state=UPLOADED, youtube_id="dQw4w9WgXcQ")
+    assert publisher._steps(details, journal, StubLease(details=details)) is None  # type: ignore[arg-type]
+    assert journal.steps == {"thumbnail": "done", "caption": "done", "playlist": "skipped: no playlist set"}
+    # One fresh look at the video, then both downloads with its links.
+    assert api.calls == [("video", (7,)), ("download", ("https://s3/thumb?sig=new",)),
+                         ("download", ("https://s3/srt?sig=new",))]  # fmt: skip
+    assert youtube_.done == ["set_thumbnail", "insert_caption"]
+
+
+def test_credentials_refused_while_adding_a_step_ask_for_a_new_login(tmp_path: Path) -> None:
+    # A revoked refresh token has no HTTP status; a 403 `forbidden` is the channel's (an unverified one).
+    revoked = youtube.AuthRejected("YouTube refused the saved credentials. Run login again.")
+    forbidden = youtube.AuthRejected("YouTube refused setting the thumbnail: 403 forbidden", status=403)
+    details = {"files": {"thumbnail": link("http://papercast.test/thumb")}}
+    journal = Journal(video=7, papercast_url=PAPERCAST, state=UPLOADED, youtube_id="dQw4w9WgXcQ")
+    publisher = publisher_with(tmp_path, ScriptedPapercast(download=[None]), StubYouTube({"set_thumbnail": revoked}))
+    assert isinstance(publisher._steps(details, journal, StubLease(details=details)), NeedsLogin)  # type: ignore[arg-type]
+    journal = Journal(video=7, papercast_url=PAPERCAST, state=UPLOADED, youtube_id="dQw4w9WgXcQ")
+    publisher = publisher_with(tmp_path, ScriptedPapercast(download=[None]), StubYouTube({"set_thumbnail": forbidden}))
+    assert publisher._steps(details, journal, StubLease(details=details)) is None  # type: ignore[arg-type]
+    assert str(journal.steps["thumbnail"]).startswith("failed:")
+
+
+def test_a_failure_report_that_cannot_be_sent_keeps_the_lease(tmp_path: Path) -> None:
+    # Forgetting it would lock this uploader out of its own video (lease_held) until it ran out.
+    api = ScriptedPapercast(failed=[PapercastUnavailable("down")])
+    publisher = publisher_with(tmp_path, api)
+    journal = Journal(video=7, papercast_url=PAPERCAST, lease="L1")
+    publisher._fail(journal, StubLease(), "YouTube kept answering 503")  # type: ignore[arg-type]
+    assert journal.lease == "L1" and journal.error == "YouTube kept answering 503"
+    api = ScriptedPapercast(failed=[{}])
+    publisher = publisher_with(tmp_path, api)
+    publisher._fail(journal, StubLease(), "again")  # type: ignore[arg-type]
+    assert journal.lease is None  # released
+
+
+def test_a_video_on_youtube_is_never_reported_failed(tmp_path: Path) -> None:
+    # `failed` releases the lease, and another uploader, with no journal of this one, would upload it again.
+    api = ScriptedPapercast()  # any call fails the test
+    publisher = publisher_with(tmp_path, api)
+    journal = Journal(video=7, papercast_url=PAPERCAST, state=UPLOADED, youtube_id="dQw4w9WgXcQ", lease="L1")
+    publisher._fail(journal, StubLease(), "cannot reach papercast")  # type: ignore[arg-type]
+    assert api.calls == [] and journal.lease == "L1" and journal.state == UPLOADED
+    assert 7 not in publisher.failures  # the next pass tries again, well within the lease
+
+
+def test_a_youtube_id_papercast_will_not_record_leaves_the_video_stuck_not_the_pass(tmp_path: Path) -> None:
+    taken = PapercastError(409, "youtube_id_taken", "YouTube id dQw4w9WgXcQ is recorded for video 3 already.")
+    api = ScriptedPapercast(published=[taken])
+    publisher = publisher_with(tmp_path, api)
+    journal = Journal(video=7, papercast_url=PAPERCAST, state=UPLOADED, youtube_id="dQw4w9WgXcQ", lease="L1")
+    journal.steps = dict.fromkeys(journal.steps, "done")
+    assert publisher._publish_or_report(journal, StubLease()) == Outcome.STUCK  # type: ignore[arg-type]
+    saved = publisher.journals.load(7)
+    assert saved is not None and saved.state == STUCK and "youtube_id_taken" in str(saved.error)
+
+
+def test_a_duplicate_is_reported_without_the_session_uri(tmp_path: Path) -> None:
+    # The URI lets whoever holds it upload into the session: it stays in the 0600 journal, out of the log.
+    api = ScriptedPapercast(video=[{"youtube_id": "otherVideo1"}])
+    publisher = publisher_with(tmp_path, api)
+    journal = Journal(video=7, papercast_url=PAPERCAST, session_uri="https://upload.example/x?upload_id=SECRET")
+    assert publisher._published_elsewhere(journal) == Outcome.STUCK
+    assert "otherVideo1" in str(journal.error) and "SECRET" not in str(journal.error)
+
+
+def test_a_refused_claim_forgets_a_stale_lease_when_nothing_was_uploaded(tmp_path: Path) -> None:
+    expired = PapercastError(409, "lease_expired", "ran out")
+    unapproved = PapercastError(409, "not_approved", "Video 7 is not approved for publishing.")
+    api = ScriptedPapercast(renew=[expired], claim=[unapproved])
+    publisher = publisher_with(tmp_path, api)
+    publisher.journals.save(Journal(video=7, papercast_url=PAPERCAST, lease="L1"))
+    assert publisher.publish(7) == Outcome.SKIPPED
+    saved = publisher.journals.load(7)
+    assert saved is not None and saved.lease is None and "not_approved" in str(saved.error)
+    api.answers["ready"] = [[]]
+    assert publisher.candidates() == []  # not tried again on every pass
+
+
+def test_a_restart_whose_renewal_answers_another_lease_leaves_the_video(tmp_path: Path) -> None:
+    alices = Claim("ALICES", "2030-01-01T00:00:00Z", {"lease": {"held": True, "holder": "alice"}})
+    api = ScriptedPapercast(renew=[alices])  # and nothing else: no download, no upload, no report
+    publisher = publisher_with(tmp_path, api)
+    publisher.journals.save(Journal(video=7, papercast_url=PAPERCAST, lease="L1", session_uri="https://upload/s"))
+    assert publisher.publish(7) == Outcome.SKIPPED
+    saved = publisher.journals.load(7)
+    assert saved is not None and saved.lease == "L1" and api.calls == [("renew", (7, "L1"))]
+
+
+def test_a_journal_of_another_papercast_is_left_alone(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # The same video number on another papercast (a staging one, say): its YouTube id is not this video's.
+    api = ScriptedPapercast(ready=[[{"id": 7}], [{"id": 7}]])
+    publisher = publisher_with(tmp_path, api)
+    publisher.journals.save(
+        Journal(video=7, papercast_url="http://staging.test", state=UPLOADED, youtube_id="dQw4w9WgXcQ", lease="L")
+    )
+    caplog.set_level(logging.INFO, logger="uploader")
+    assert publisher.publish(7) == Outcome.STUCK
+    assert "http://staging.test" in caplog.text and "UPLOADER_STATE_DIR" in caplog.text
+    assert publisher.candidates() == [] and publisher.candidates() == []
+    assert [name for name, _ in api.calls] == ["ready", "ready"]  # nothing claimed, nothing reported
+
+
+def test_a_journal_that_says_published_is_not_a_candidate_each_pass(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # papercast lists it again (its YouTube id was cleared): `run --exit-when-idle` used to count the journal's
+    # "published" as work done, pass after pass, and never stop.
+    api = ScriptedPapercast(ready=[[{"id": 7}], [{"id": 7}]])
+    publisher = publisher_with(tmp_path, api)
+    publisher.journals.save(Journal(video=7, papercast_url=PAPERCAST, state=PUBLISHED, youtube_id="dQw4w9WgXcQ"))
+    caplog.set_level(logging.INFO, logger="uploader")
+    assert publisher.candidates() == [] and publisher.candidates() == []
+    assert caplog.text.count("Delete that journal to upload it again") == 1
+
+
+def test_run_until_idle_fails_when_papercast_cannot_be_reached(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A cron job must not read "nothing to publish" (exit 0) into a papercast that is down.
+    environ = {"PAPERCAST_URL": "http://127.0.0.1:9", "PAPERCAST_TOKEN": "t", "UPLOADER_RETRY_SECONDS": "0",
+               "UPLOADER_STATE_DIR": str(tmp_path)}  # fmt: skip
+    assert main(["run", "--exit-when-idle"], environ=environ) == 1
+    assert "cannot reach papercast at http://127.0.0.1:9" in caplog.text
+    assert "Nothing (more) to publish" not in caplog.text
+
+
+class FileServer(BaseHTTPRequestHandler):
+    """A file of 3 MiB for downloads, or 403 (a presigned link that ran out) under /expired."""
+
+    body = bytes(range(256)) * 4096 * 3
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/expired"):
+            self.send_response(403)
+            self.send_header("Content-Length", "13")
+            self.end_headers()
+            self.wfile.write(b"Access Denied")
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+
+def test_a_download_reports_its_start_and_keeps_a_signature_out_of_its_errors(tmp_path: Path) -> None:
+    client = Papercast("http://papercast.test", "t", retry_seconds=0)
+    seen: list[tuple[int, int | None]] = []
+    with serve(FileServer) as url:
+        size = len(FileServer.body)
+        got = client.download(
+            {"url": f"{url}/mp4", "size": size}, tmp_path / "v.mp4", on_progress=lambda d, t: seen.append((d, t))
+        )
+        assert got.read_bytes() == FileServer.body
+        # First where it starts (0: a fresh download, so no "resuming at ..."), then block by block.
+        assert seen[0] == (0, size) and seen[-1] == (size, size)
+        presigned = {"url": f"{url}/expired/key?X-Amz-Signature=abc123secret", "requires_auth": False}
+        with pytest.raises(DownloadError) as refused:
+            client.download(presigned, tmp_path / "t.jpg")
+    assert "403" in str(refused.value) and "abc123secret" not in str(refused.value)
+
+
+def test_a_fresh_upload_is_not_logged_as_resumed(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="uploader")
+    progress = Progress("Video 1 upload", stream=io.StringIO(), tty=False, clock=Clock())
+    progress.update(0, 4 * 1024 * 1024)  # what the publisher says before the first chunk
+    progress.update(1024 * 1024, 4 * 1024 * 1024)
+    assert "resuming" not in caplog.text
+    resumed = Progress("Video 1 upload", stream=io.StringIO(), tty=False, clock=Clock())
+    resumed.update(2 * 1024 * 1024, 4 * 1024 * 1024)
+    assert "resuming at 2.0 MiB of 4.0 MiB" in caplog.text
