@@ -252,8 +252,8 @@ PAPERCAST_STAGE_TIMEOUT = env_int("PAPERCAST_STAGE_TIMEOUT", 3600, minimum=10)
 PAPERCAST_MAX_ATTEMPTS = env_int("PAPERCAST_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
 # Liveness, apart from duration: a running stage's worker beats every PAPERCAST_HEARTBEAT_SECONDS whatever its
 # progress, and a run whose beat is older than PAPERCAST_HEARTBEAT_TIMEOUT is taken for a dead worker's.
-PAPERCAST_HEARTBEAT_SECONDS = env_float("PAPERCAST_HEARTBEAT_SECONDS", 10.0, minimum=0.1, maximum=600.0)
-PAPERCAST_HEARTBEAT_TIMEOUT = env_float("PAPERCAST_HEARTBEAT_TIMEOUT", 60.0, minimum=1.0)
+PAPERCAST_HEARTBEAT_SECONDS = env_float("PAPERCAST_HEARTBEAT_SECONDS", 5.0, minimum=0.1, maximum=600.0)
+PAPERCAST_HEARTBEAT_TIMEOUT = env_float("PAPERCAST_HEARTBEAT_TIMEOUT", 30.0, minimum=1.0)
 if PAPERCAST_HEARTBEAT_TIMEOUT < 3 * PAPERCAST_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured(
         "PAPERCAST_HEARTBEAT_TIMEOUT must be at least three heartbeats (3 x PAPERCAST_HEARTBEAT_SECONDS)."
