@@ -13,7 +13,7 @@ endif
 
 .PHONY: demo test test-fast lint typecheck check setup system-deps test-deps migrate run worker gpu-worker bench clean
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+$(BIN)/.installed: requirements.txt requirements-dev.txt uploader/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
