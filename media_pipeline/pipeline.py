@@ -60,7 +60,7 @@ _STAGES: tuple[PipelineStage, ...] = (extract, script, narrate, transcribe, chun
 STAGES: dict[str, PipelineStage] = {stage.name: stage for stage in _STAGES}
 # Stages that load a large model; they go to the `gpu` cluster (a GPU machine runs its qcluster).
 GPU_STAGES = frozenset({Stage.TRANSCRIBE})
-HEARTBEAT_SECONDS = 2.0
+PROGRESS_SECONDS = 2.0
 
 
 class PipelineError(Exception):
@@ -307,17 +307,20 @@ def _this_attempt(run: StageRun) -> QuerySet[StageRun]:
 def _progress_writer(run: StageRun, beat: _Heartbeat) -> Callable[[float], None]:
     last = [0.0, -1]
 
+    def lost() -> Superseded:
+        return Superseded(f"Run {run.pk} changed hands while attempt {run.attempts} ran; this attempt stops.")
+
     def write(fraction: float) -> None:
         if beat.lost.is_set():
-            raise Superseded(f"Run {run.pk} changed hands while attempt {run.attempts} ran; this attempt stops.")
+            raise lost()
         percent = int(min(max(fraction, 0.0), 1.0) * 99)  # 100 is for 'succeeded' only
         now = time.monotonic()
-        if percent == last[1] or (now - last[0] < HEARTBEAT_SECONDS and percent - last[1] < 5):
+        if percent == last[1] or (now - last[0] < PROGRESS_SECONDS and percent - last[1] < 5):
             return
         last[0], last[1] = now, percent
         if not _this_attempt(run).update(progress=percent, heartbeat_at=timezone.now()):
             beat.lost.set()
-            raise Superseded(f"Run {run.pk} changed hands while attempt {run.attempts} ran; this attempt stops.")
+            raise lost()
         _emit(run, RunStatus.RUNNING, percent)
 
     return write

@@ -192,13 +192,10 @@ def video_claim(video: Video, *, user: User, seconds: int | None = None, lease: 
         raise AlreadyPublished(f"Video {video.pk} is published already (YouTube id {video.youtube_id}).")
     if video.approved_at is None:
         raise NotApproved(f"Video {video.pk} is not approved for publishing.")
-    holder = video.lease_holder.get_username() if video.lease_holder else None
+    held = _held_by(video, now)
     until = video.lease_expires_at.isoformat() if video.lease_expires_at else "?"
-    raise LeaseHeld(
-        f"Video {video.pk} is being uploaded by {holder or 'another uploader'} (lease until {until}).",
-        holder=holder,
-        expires_at=video.lease_expires_at,
-    )
+    holder = held.get("holder") or "another uploader"
+    raise LeaseHeld(f"Video {video.pk} is being uploaded by {holder} (lease until {until}).", **held)
 
 
 def video_publish(video: Video, *, user: User, youtube_id: str, lease: uuid.UUID | None = None) -> tuple[Video, bool]:

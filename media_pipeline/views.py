@@ -18,12 +18,13 @@ from pathlib import PurePosixPath
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.cache import get_conditional_response
 from django.utils.http import content_disposition_header, http_date, parse_http_date_safe
 from django.views.decorators.http import require_safe
 
+from papercast.api.errors import error_response  # the API's downloads are served from here
 from projects.access import papers_visible_to, projects_visible_to
 
 _PAPER_PATH = re.compile(r"^projects/(\d+)/(?:papers/(\d+)/|sources/)")
@@ -97,11 +98,6 @@ def _if_range_matches(value: str | None, etag: str, modified: datetime) -> bool:
     return parse_http_date_safe(value) == int(modified.timestamp())
 
 
-def _refusal(status: int, code: str, detail: str) -> HttpResponse:
-    """A refusal in the API's error shape (the API's downloads are served from here)."""
-    return JsonResponse({"status": status, "code": code, "detail": detail, "errors": {}}, status=status)
-
-
 def _ranged(name: str, first: int, last: int) -> Iterator[bytes]:
     with default_storage.open(name, "rb") as handle:
         handle.seek(first)
@@ -158,7 +154,7 @@ def stored_file_response(
     response = get_conditional_response(request, etag=etag, last_modified=int(modified.timestamp()))
     if response is not None:
         if response.status_code == 412:
-            response = _refusal(
+            response = error_response(
                 412, "precondition_failed", "The file does not meet the request's If-Match or If-Unmodified-Since."
             )
         response["ETag"], response["Last-Modified"] = etag, http_date(modified.timestamp())
@@ -169,7 +165,7 @@ def stored_file_response(
     try:
         wanted = _byte_range(header, size)
     except ValueError:
-        refused = _refusal(
+        refused = error_response(
             416, "range_not_satisfiable", f"The range asked for is outside the file, which has {size} bytes."
         )
         refused["Content-Range"] = f"bytes */{size}"

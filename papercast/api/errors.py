@@ -16,6 +16,16 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
 
+def error_body(status_code: int, code: str, detail: str, errors: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The API's error body (ErrorSerializer's shape), for every answer that refuses a request."""
+    return {"status": status_code, "code": code, "detail": detail, "errors": errors or {}}
+
+
+def error_response(status_code: int, code: str, detail: str) -> JsonResponse:
+    """An error answered outside DRF's views (middleware, the file downloads) in the API's shape."""
+    return JsonResponse(error_body(status_code, code, detail), status=status_code)
+
+
 class Conflict(exceptions.APIException):
     """A 409 with its own `code` (say which conflict; never just "conflict" when the caller can act on the
     difference), and `fields` added to the error body (e.g. who holds a lease)."""
@@ -55,8 +65,7 @@ def login_lockout_response(
     locked = LoginLockedOut()
     response: HttpResponseBase
     if request.path_info.startswith("/api/v1/"):
-        body = {"status": locked.status_code, "code": locked.default_code, "detail": str(locked.detail), "errors": {}}
-        response = JsonResponse(body, status=locked.status_code)
+        response = error_response(locked.status_code, locked.default_code, str(locked.detail))
     else:
         response = HttpResponse(str(locked.detail), status=locked.status_code, content_type="text/plain; charset=utf-8")
     response["Retry-After"] = str(locked.wait)
@@ -132,7 +141,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         else:
             code = "error"
         detail = str(data.get("detail", "")) if isinstance(data, dict) else str(data)
-    body = {"status": response.status_code, "code": code, "detail": detail, "errors": errors}
+    body = error_body(response.status_code, code, detail, errors)
     extra = getattr(exc, "fields", None) if isinstance(exc, Conflict) else None
     response.data = {**(extra or {}), **body}
     return response
