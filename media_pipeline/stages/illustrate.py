@@ -158,6 +158,7 @@ def _slide_plan(paper: Paper, chunks: list[Chunk], sources: dict[int, SceneSourc
     count = len(chunks)
     plan: dict[int, SlideSpec] = {}
     recent: list[str] = []  # the key phrases of the last few slides
+    names = " ".join(str(a) for a in (document.authors if document else []))
     for chunk in chunks:
         counter = f"{chunk.index + 1}/{count}"
         if chunk.index == 0:
@@ -192,9 +193,11 @@ def _slide_plan(paper: Paper, chunks: list[Chunk], sources: dict[int, SceneSourc
         summary = chunk.summary
         phrases = tuple(summary.key_phrases or ()) or tuple(key_phrases(chunk.text))
         if not summary.edited_by_human:
-            # The model's phrases: not the paper's title again (the footer says it), nor the words of the
-            # slides just before.
-            fresh = tuple(p for p in phrases if p.lower() not in recent and p.lower() not in paper.title.lower())
+            # The model's phrases: not the paper's title again (the footer says it), nor its authors (the title
+            # slide names them; a scene can start with the opening sentence's tail), nor the words of the slides
+            # just before.
+            said = f"{paper.title} {names}".lower()
+            fresh = tuple(p for p in phrases if p.lower() not in recent and p.lower() not in said)
             phrases = fresh or phrases
         recent = (recent + [p.lower() for p in phrases])[-9:]
         before = plan.get(chunk.index - 1)

@@ -350,3 +350,21 @@ def test_figures_go_to_the_scenes_about_their_pages_and_near_them_when_none_is_o
 )
 def test_a_figure_slide_shows_the_caption_s_first_sentence(caption: str, short: str) -> None:
     assert illustrate._short_caption(caption) == short
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slide_never_shows_the_authors_a_scene_starts_with(paper: Paper, media_storage: str) -> None:
+    """A scene can begin with the tail of the opening sentence ("… by Viren Jain and H. Sebastian Seung."):
+    the names are the title slide's, not a key point (NIPS 2008 once showed "Sebastian Seung" as one)."""
+    from media_pipeline.models import PaperDocument
+
+    PaperDocument.objects.create(
+        paper=paper, input_fingerprint="test", title=paper.title, authors=["Viren Jain", "H. Sebastian Seung"]
+    )
+    Chunk.objects.filter(paper=paper, index=1).update(
+        text="Sebastian Seung. We present an approach to low-level vision with convolutional networks."
+    )
+    illustrate.run(paper, force=False, progress=no_progress)
+    shown = _selected(paper)[1].params["text"]
+    assert shown and not any("seung" in p.lower() for p in shown), shown
+    assert any("vision" in p.lower() or "convolutional" in p.lower() for p in shown), shown
