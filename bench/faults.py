@@ -1,15 +1,16 @@
 """Kill a worker mid-stage and time the recovery; then list what the crash left behind.
 
 Usage: python bench/faults.py [--stages narrate,transcribe,...] [--timeout 900] [--fast] [--database-url URL]
-                              [--kill-after 1.0] [--text FILE] [--keep]
+                              [--redis-url URL] [--kill-after 1.0] [--text FILE] [--keep]
 
 Starts real `manage.py qcluster` processes in a fresh temporary data dir (SQLite, local files; or the
-PostgreSQL database of --database-url, which is migrated and whose queue these clusters serve): the default
-cluster, and the gpu cluster when a chosen stage goes there (transcribe). It creates a text paper and
-enqueues its pipeline for them. Each chosen stage it catches running (first attempt) gets its worker killed:
-SIGKILL to the whole process group of the qcluster that runs it, as the OOM killer or a lost machine would,
-then a new qcluster is started at once, as a supervisor would. It measures the seconds from the kill to the
-run's next attempt starting (the retry's started_at, from the database).
+PostgreSQL database of --database-url, which is migrated and whose queue these clusters serve; the queue in
+the database, or Redis with --redis-url, a database of its own that is emptied first): the default cluster,
+and the gpu cluster when a chosen stage goes there (transcribe). It creates a text paper and enqueues its
+pipeline for them. Each chosen stage it catches running (first attempt) gets its worker killed: SIGKILL to the
+whole process group of the qcluster that runs it, as the OOM killer or a lost machine would, then a new
+qcluster is started at once, as a supervisor would. It measures the seconds from the kill to the run's next
+attempt starting (the retry's started_at, from the database).
 
 With the default settings (heartbeat every 5 s, a worker silent for 30 s is dead, the reaper scheduled
 every minute on the default cluster) the number is what users get; the target is under 120 s. --fast
@@ -329,6 +330,13 @@ def setup(args: argparse.Namespace) -> tuple[Path, dict[str, str]]:
         env["DATABASE_URL"] = args.database_url
     else:
         os.environ.pop("DATABASE_URL", None)
+    if args.redis_url:
+        import redis
+
+        redis.Redis.from_url(args.redis_url).flushdb()  # the queues of an earlier run would be served first
+        env["PAPERCAST_REDIS_URL"] = args.redis_url
+    else:
+        os.environ.pop("PAPERCAST_REDIS_URL", None)
     os.environ.update(env)
     tempfile.tempdir = str(tmp)  # this process's reaper (--fast) sweeps where the clusters write
     sys.path.insert(0, str(ROOT))
@@ -347,6 +355,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds in all")
     parser.add_argument("--fast", action="store_true", help="short heartbeat and reaper, for a quick check")
     parser.add_argument("--database-url", help="a PostgreSQL database of its own (default: SQLite in the data dir)")
+    parser.add_argument("--redis-url", help="Redis as the broker: a database of its own, emptied first")
     parser.add_argument("--kill-after", type=float, default=1.0, help="kill this long after a stage is seen running")
     parser.add_argument("--text", type=Path, help="the paper's text (default: the demo and paragraph samples)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dir (and the cluster logs)")
@@ -380,7 +389,7 @@ def main() -> int:
         f"{'fast' if args.fast else 'default'} settings: heartbeat every {settings.PAPERCAST_HEARTBEAT_SECONDS:g} s, "
         f"dead after {settings.PAPERCAST_HEARTBEAT_TIMEOUT:g} s, reaper "
         f"{'called every 1 s by this script' if args.fast else 'scheduled every minute (default cluster)'}; "
-        f"{db}; {os.cpu_count()} cores; data in {data_dir}",
+        f"{db}, {'Redis' if args.redis_url else 'database'} queue; {os.cpu_count()} cores; data in {data_dir}",
         flush=True,
     )
     last_reap = [0.0]

@@ -21,6 +21,7 @@ from django.db.models.fields.files import FieldFile
 
 from media_pipeline.backends.errors import PermanentError
 from media_pipeline.fingerprint import sha256_chunks
+from media_pipeline.runs import attempt_mark
 
 TEMP_PREFIX = "papercast-"
 _OWNED = re.compile(r"^papercast-(\d+)-")
@@ -95,7 +96,8 @@ def file_sha256(path: Path) -> str:
 
 
 def generated_name(folder: str, suffix: str) -> str:
-    return f"{folder.strip('/')}/{uuid.uuid4().hex}{suffix}"
+    """A new name in `folder`; inside a pipeline run it carries the attempt's mark (see media_pipeline.orphans)."""
+    return f"{folder.strip('/')}/{uuid.uuid4().hex}{attempt_mark()}{suffix}"
 
 
 def save_file(folder: str, source: Path, suffix: str) -> str:

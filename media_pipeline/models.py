@@ -68,6 +68,11 @@ class StageRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    time_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Seconds the attempt may run, set by the worker that claimed it (its cluster's stage timeout).",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

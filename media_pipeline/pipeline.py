@@ -16,13 +16,14 @@ runs whose worker stopped sending heartbeats to pending, or fails them when thei
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -32,8 +33,10 @@ from django.utils import timezone
 from django_q.exceptions import TimeoutException
 
 from media_pipeline.backends.errors import BackendError, PermanentError, TransientError
+from media_pipeline.backends.queue import waiting_runs
 from media_pipeline.files import sweep_tempdirs
 from media_pipeline.models import ACTIVE_STATUSES, RunStatus, Stage, StageRun
+from media_pipeline.orphans import sweep_paper
 from media_pipeline.runs import Superseded, attempt, gate_closed, stages_for
 from media_pipeline.stages import (
     PipelineStage,
@@ -61,6 +64,10 @@ STAGES: dict[str, PipelineStage] = {stage.name: stage for stage in _STAGES}
 # Stages that load a large model; they go to the `gpu` cluster (a GPU machine runs its qcluster).
 GPU_STAGES = frozenset({Stage.TRANSCRIBE})
 PROGRESS_SECONDS = 2.0
+# The reaper fails a running attempt still beating this long past its limit (django-q2 stops it at 60 s).
+OVERDUE_GRACE = 120
+# A pending run this old whose message no longer waits in its queue lost it with a dead cluster: sent again.
+LOST_MESSAGE_SECONDS = 60
 
 
 class PipelineError(Exception):
@@ -285,8 +292,31 @@ def drain(run_ids: list[int] | None = None) -> None:
 # --- Executing -----------------------------------------------------------------------------------------
 
 
+def stage_time_limit(stage: str) -> int:
+    """Seconds one attempt of `stage` may run on the workers that execute it (this machine's settings)."""
+    if queue_for(stage) == "gpu":
+        return int(settings.PAPERCAST_GPU_STAGE_TIMEOUT)
+    return int(settings.PAPERCAST_STAGE_TIMEOUT)
+
+
+def _too_long(run: StageRun) -> str:
+    setting = "PAPERCAST_GPU_STAGE_TIMEOUT" if queue_for(run.stage) == "gpu" else "PAPERCAST_STAGE_TIMEOUT"
+    return (
+        f"The {run.stage} stage ran longer than its limit of {run.time_limit} s and was stopped. For papers this "
+        f"long, raise {setting} on the workers that run it (and restart them), then resume."
+    )
+
+
+class _Overdue(PermanentError):
+    """The attempt ran past its recorded time limit."""
+
+
 def stage_run_claim(run_id: int) -> bool:
-    """pending -> running, counting the attempt. False when the run is not pending (someone has it)."""
+    """pending -> running, counting the attempt and recording how long it may run (this worker's limit).
+    False when the run is not pending (someone has it)."""
+    stage = StageRun.objects.filter(id=run_id).values_list("stage", flat=True).first()
+    if stage is None:
+        return False
     now = timezone.now()
     return bool(
         StageRun.objects.filter(id=run_id, status=RunStatus.PENDING).update(
@@ -296,6 +326,7 @@ def stage_run_claim(run_id: int) -> bool:
             heartbeat_at=now,
             finished_at=None,
             progress=0,
+            time_limit=stage_time_limit(stage),
         )
     )
 
@@ -306,6 +337,7 @@ def _this_attempt(run: StageRun) -> QuerySet[StageRun]:
 
 def _progress_writer(run: StageRun, beat: _Heartbeat) -> Callable[[float], None]:
     last = [0.0, -1]
+    deadline = time.monotonic() + (run.time_limit or stage_time_limit(run.stage))
 
     def lost() -> Superseded:
         return Superseded(f"Run {run.pk} changed hands while attempt {run.attempts} ran; this attempt stops.")
@@ -313,6 +345,8 @@ def _progress_writer(run: StageRun, beat: _Heartbeat) -> Callable[[float], None]
     def write(fraction: float) -> None:
         if beat.lost.is_set():
             raise lost()
+        if time.monotonic() > deadline:
+            raise _Overdue(_too_long(run))  # django-q2 stops a stage that reports nothing (TimeoutException)
         percent = int(min(max(fraction, 0.0), 1.0) * 99)  # 100 is for 'succeeded' only
         now = time.monotonic()
         if percent == last[1] or (now - last[0] < PROGRESS_SECONDS and percent - last[1] < 5):
@@ -371,6 +405,8 @@ def stage_run_execute(run_id: int) -> None:
         return
     run = StageRun.objects.select_related("paper__project").get(pk=run_id)
     _swept()  # what an earlier attempt killed on this machine left in the temp dir
+    if run.attempts > 1 or run.stage == Stage.EXTRACT:  # and what dead attempts stored and never pointed at
+        _swept_files(run.paper)
     _emit(run, RunStatus.RUNNING, 0)
     stage = STAGES[run.stage]
     started = time.monotonic()
@@ -388,13 +424,7 @@ def stage_run_execute(run_id: int) -> None:
     except TimeoutException:
         # django-q2's timeout is a SystemExit, so `except Exception` would let it pass: the run would wait for
         # the reaper and be blamed on a dead worker. Running too long is not a fault a retry mends.
-        limit = settings.PAPERCAST_STAGE_TIMEOUT
-        _recorded(
-            _fail,
-            run,
-            f"The {run.stage} stage ran longer than the workers' limit of {limit} s and was stopped. For papers "
-            "this long, raise PAPERCAST_STAGE_TIMEOUT on the workers (and restart them), then resume.",
-        )
+        _recorded(_fail, run, _too_long(run))
         raise  # django-q2 replaces the worker process, as it does after every timeout
     except (OperationalError, InterfaceError) as exc:
         # The database went away under the stage (a restart, a failover, a killed backend): the failure is
@@ -423,6 +453,13 @@ def _recorded(record: Callable[[StageRun, str], None], run: StageRun, error: str
 def _swept() -> None:
     for path in sweep_tempdirs():
         logger.info("Removed %s, left by a papercast process that is gone.", path)
+
+
+def _swept_files(paper: Paper) -> None:
+    try:
+        sweep_paper(paper)
+    except Exception:  # a storage hiccup must not fail the stage; the next attempt or the reaper sweeps again
+        logger.exception("Sweeping the stored leftovers of paper %s failed", paper.pk)
 
 
 def _run_stage(stage: PipelineStage, run: StageRun, beat: _Heartbeat) -> StageResult:
@@ -521,14 +558,16 @@ def pipeline_reap() -> int:
         Q(status=RunStatus.RUNNING, heartbeat_at__lt=silent)
         | Q(status=RunStatus.PENDING, heartbeat_at__lt=queued)
         | Q(status__in=ACTIVE_STATUSES, heartbeat_at__isnull=True)
-    )
+    ).select_related("paper")
+    touched += _fail_overdue(now)
+    touched += _resend_lost(now)
     for run in stale:
         same = StageRun.objects.filter(
             id=run.pk, status=run.status, heartbeat_at=run.heartbeat_at, attempts=run.attempts
         )
         with transaction.atomic():
             if run.status == RunStatus.RUNNING and run.attempts >= settings.PAPERCAST_MAX_ATTEMPTS:
-                touched += same.update(
+                failed = same.update(
                     status=RunStatus.FAILED,
                     finished_at=timezone.now(),
                     error=(
@@ -536,8 +575,65 @@ def pipeline_reap() -> int:
                         f"s) on each of {run.attempts} attempts. Check the worker's log and memory."
                     ),
                 )
+                touched += failed
+                if failed:
+                    transaction.on_commit(functools.partial(_swept_files, run.paper))
                 continue
             if same.update(status=RunStatus.PENDING, heartbeat_at=timezone.now()):
                 touched += 1
                 _enqueue_on_commit(run.pk, run.stage)
+    return touched
+
+
+def _fail_overdue(now: datetime) -> int:
+    """A running attempt still beating long after its recorded limit (its worker could not stop it: a stage
+    run in the web process, a worker without django-q2's timeout) is failed; fencing keeps its outputs out."""
+    grace = timedelta(seconds=OVERDUE_GRACE + settings.PAPERCAST_HEARTBEAT_TIMEOUT)
+    touched = 0
+    running = StageRun.objects.filter(status=RunStatus.RUNNING, time_limit__isnull=False, started_at__isnull=False)
+    for run in running.only("id", "stage", "paper_id", "attempts", "started_at", "time_limit", "progress"):
+        if run.started_at is None or run.time_limit is None:
+            continue
+        if run.started_at + timedelta(seconds=run.time_limit) + grace > now:
+            continue
+        if StageRun.objects.filter(id=run.pk, status=RunStatus.RUNNING, attempts=run.attempts).update(
+            status=RunStatus.FAILED, finished_at=now, error=_too_long(run)
+        ):
+            touched += 1
+            _emit(run, RunStatus.FAILED, run.progress, _too_long(run))
+    return touched
+
+
+def _resend_lost(now: datetime) -> int:
+    """Send again the messages of pending runs that no longer wait in their queue: a cluster fetched them and
+    died (on Redis they die with it), so no worker will ever run them. A message a live cluster holds is sent
+    once more at worst; the claim lets only one run."""
+    if settings.PAPERCAST_QUEUE_SYNC:
+        return 0
+    quiet = now - timedelta(seconds=LOST_MESSAGE_SECONDS)
+    pending = StageRun.objects.filter(status=RunStatus.PENDING, heartbeat_at__lt=quiet).only(
+        "id", "stage", "heartbeat_at"
+    )
+    by_cluster: dict[str, list[StageRun]] = {}
+    for run in pending:
+        by_cluster.setdefault(queue_for(run.stage), []).append(run)
+    touched = 0
+    for cluster, runs in by_cluster.items():
+        try:
+            waiting = waiting_runs(cluster)
+        except Exception:  # the broker is down: the slow rule (pending for PAPERCAST_STAGE_TIMEOUT) still holds
+            logger.exception("Cannot look into queue %s", cluster)
+            continue
+        if waiting is None:
+            continue
+        for run in runs:
+            if run.pk in waiting:
+                continue
+            with transaction.atomic():
+                if StageRun.objects.filter(id=run.pk, status=RunStatus.PENDING, heartbeat_at=run.heartbeat_at).update(
+                    heartbeat_at=timezone.now()
+                ):
+                    logger.warning("The message of run %s (%s) was lost with its cluster; sent again.", run.pk, cluster)
+                    touched += 1
+                    _enqueue_on_commit(run.pk, run.stage)
     return touched

@@ -112,3 +112,10 @@ def fence() -> None:
     held = StageRun.objects.select_for_update().filter(id=run_id, status=RunStatus.RUNNING, attempts=number)
     if not held.exists():
         raise Superseded(f"Run {run_id} was given to another attempt while attempt {number} ran; it writes nothing.")
+
+
+def attempt_mark() -> str:
+    """The mark of the attempt running here, for the names of the files it stores ("" outside a run): a file
+    an attempt stored and never pointed a row at can then be found and removed after the attempt died."""
+    current = _attempt.get()
+    return "" if current is None else f"-r{current[0]}a{current[1]}"

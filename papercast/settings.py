@@ -248,7 +248,12 @@ STORAGES = {
 
 # --- Task queue (django-q2) -------------------------------------------------------------------------------
 PAPERCAST_QUEUE_SYNC = env_bool("PAPERCAST_QUEUE_SYNC", False)
+# How long one stage may run: on the default workers, and on the gpu workers (transcribe and illustrate). Each
+# attempt records the limit of the worker that claimed it, and is stopped with a message when it runs longer.
 PAPERCAST_STAGE_TIMEOUT = env_int("PAPERCAST_STAGE_TIMEOUT", 3600, minimum=10)
+PAPERCAST_GPU_STAGE_TIMEOUT = env_int("PAPERCAST_GPU_STAGE_TIMEOUT", PAPERCAST_STAGE_TIMEOUT, minimum=10)
+# django-q2 stops a worker this long after the limit, when the stage itself could not stop in time.
+_STOP_GRACE = 60
 PAPERCAST_MAX_ATTEMPTS = env_int("PAPERCAST_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
 # Liveness, apart from duration: a running stage's worker beats every PAPERCAST_HEARTBEAT_SECONDS whatever its
 # progress, and a run whose beat is older than PAPERCAST_HEARTBEAT_TIMEOUT is taken for a dead worker's.
@@ -263,9 +268,9 @@ _redis_url = env_optional_str("PAPERCAST_REDIS_URL")
 
 _queue_common: dict[str, Any] = {
     "name": "default",
-    "timeout": PAPERCAST_STAGE_TIMEOUT,
+    "timeout": PAPERCAST_STAGE_TIMEOUT + _STOP_GRACE,
     # A task not acknowledged by then is delivered again; the pipeline's claim makes that harmless.
-    "retry": PAPERCAST_STAGE_TIMEOUT + 120,
+    "retry": PAPERCAST_STAGE_TIMEOUT + _STOP_GRACE + 120,
     # Attempts are counted by the pipeline (a killed worker is invisible to the queue), not here.
     "max_attempts": 1,
     "ack_failures": True,
@@ -275,7 +280,11 @@ _queue_common: dict[str, Any] = {
     "workers": env_int("PAPERCAST_WORKERS", 2, minimum=1),
     "ALT_CLUSTERS": {
         # One worker process per GPU is the sane default: whisper and diffusers each fill a card.
-        "gpu": {"workers": env_int("PAPERCAST_GPU_WORKERS", 1, minimum=1)},
+        "gpu": {
+            "workers": env_int("PAPERCAST_GPU_WORKERS", 1, minimum=1),
+            "timeout": PAPERCAST_GPU_STAGE_TIMEOUT + _STOP_GRACE,
+            "retry": PAPERCAST_GPU_STAGE_TIMEOUT + _STOP_GRACE + 120,
+        },
     },
 }
 if _redis_url:

@@ -106,3 +106,65 @@ def test_a_program_a_worker_started_dies_with_the_worker(tmp_path: Path) -> None
     finally:
         worker.kill()
         worker.wait()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_files_a_dead_attempt_stored_and_never_pointed_at_are_removed_by_the_next_attempt(
+    project: Any, settings: Any, tmp_path: Path
+) -> None:
+    """A render killed after storing its four files and before committing its Video row left them in storage
+    for ever. Each stored name carries its attempt; the next attempt removes the dead one's unreferenced
+    files, and keeps what rows point at, what a live attempt is writing and what no attempt stored."""
+    from media_pipeline import files, orphans, pipeline, runs
+    from media_pipeline.models import RunStatus, Stage, StageRun, Video
+    from tests.conftest import make_text_paper, run_inline
+
+    paper = make_text_paper(project, "Scouts search for a new home. The swarm follows the best dancer.")
+    run_inline(paper)  # a finished video: its files are referenced
+    video = Video.objects.get(paper=paper)
+    kept = [video.file.name, video.srt.name, video.vtt.name, video.thumbnail.name, paper.source_file.name]
+    folder = files.paper_folder(project.pk, paper.pk) + "/video"
+    killed = StageRun.objects.create(paper=paper, stage=Stage.RENDER, status=RunStatus.RUNNING, attempts=1)
+    source = tmp_path / "part.bin"
+    source.write_bytes(b"\0" * 4096)
+    with runs.attempt(killed.pk, 1):
+        left = [files.save_file(folder, source, suffix) for suffix in (".mp4", ".srt", ".vtt", ".jpg")]
+    assert all(f"-r{killed.pk}a1." in name for name in left)
+    unmarked = default_storage.save(f"{folder}/notes.txt", File(source.open("rb")))
+
+    assert orphans.sweep_paper(paper) == []  # the attempt still holds its run: it may be about to commit
+    # kill -9 here; the reaper hands the run to a new attempt, which starts by sweeping.
+    StageRun.objects.filter(pk=killed.pk).update(status=RunStatus.PENDING)
+    with pipeline.inline():
+        pipeline.drain([killed.pk])
+    killed.refresh_from_db()
+    assert (killed.status, killed.attempts) == (RunStatus.SUCCEEDED, 2)
+    assert not any(default_storage.exists(name) for name in left)
+    assert all(default_storage.exists(name) for name in [*kept, unmarked])
+    # Every file the finished pipeline stored is pointed at by a row: a sweep now finds nothing to remove.
+    assert orphans.sweep_paper(paper) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_the_reaper_gives_up_on_leaves_no_stored_file(project: Any, settings: Any, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from media_pipeline import files, pipeline, runs
+    from media_pipeline.models import RunStatus, Stage, StageRun
+    from tests.conftest import make_text_paper
+
+    settings.PAPERCAST_MAX_ATTEMPTS = 1
+    paper = make_text_paper(project, "One sentence.")
+    dead = StageRun.objects.create(
+        paper=paper, stage=Stage.NARRATE, status=RunStatus.RUNNING, attempts=1,
+        heartbeat_at=timezone.now() - timedelta(hours=1),
+    )  # fmt: skip
+    source = tmp_path / "sentence.wav"
+    source.write_bytes(b"RIFF")
+    with runs.attempt(dead.pk, 1):
+        name = files.save_file(files.paper_folder(project.pk, paper.pk) + "/narration", source, ".wav")
+    assert pipeline.pipeline_reap() == 1
+    dead.refresh_from_db()
+    assert dead.status == RunStatus.FAILED and not default_storage.exists(name)

@@ -160,7 +160,67 @@ def test_a_stage_that_runs_too_long_fails_at_once_saying_so(
         run_inline(paper, until="narrate")
     run = StageRun.objects.get(paper=paper)
     assert (run.status, run.attempts) == (RunStatus.FAILED, 1)
-    assert "ran longer than the workers' limit of 90 s" in run.error and "PAPERCAST_STAGE_TIMEOUT" in run.error
+    assert "ran longer than its limit of 90 s" in run.error and "PAPERCAST_STAGE_TIMEOUT" in run.error
+
+
+def test_each_attempt_records_its_workers_limit_and_stops_when_it_runs_past_it(
+    project: Project, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """The limit is the one of the cluster that runs the stage (gpu stages have their own), recorded on the
+    run when it is claimed, and enforced in the worker: no retry, and a message saying what to raise."""
+    import time
+
+    settings.PAPERCAST_STAGE_TIMEOUT = 1
+    settings.PAPERCAST_GPU_STAGE_TIMEOUT = 7200
+    assert (pipeline.stage_time_limit(Stage.NARRATE), pipeline.stage_time_limit(Stage.TRANSCRIBE)) == (1, 7200)
+    paper = make_text_paper(project, SHORT_TEXT)
+    reports: list[float] = []
+
+    def slow(paper: Any, *, force: bool, progress: Any) -> Any:
+        progress(0.1)
+        reports.append(0.1)
+        time.sleep(1.2)
+        progress(0.5)  # past the limit: the attempt stops here
+        reports.append(0.5)
+        raise AssertionError("unreachable")
+
+    monkeypatch.setattr(pipeline.STAGES[Stage.NARRATE], "run", slow)
+    run_inline(paper, until="narrate")
+    run = StageRun.objects.get(paper=paper)
+    assert reports == [0.1]
+    assert (run.status, run.attempts, run.time_limit) == (RunStatus.FAILED, 1, 1)
+    assert "The narrate stage ran longer than its limit of 1 s" in run.error
+    assert "raise PAPERCAST_STAGE_TIMEOUT on the workers" in run.error
+
+    audio = make_audio_paper(project, JFK)
+    monkeypatch.setattr(pipeline.STAGES[Stage.TRANSCRIBE], "run", slow)
+    settings.PAPERCAST_GPU_STAGE_TIMEOUT = 1
+    run_inline(audio, until="transcribe")
+    run = StageRun.objects.get(paper=audio)
+    assert "PAPERCAST_GPU_STAGE_TIMEOUT" in run.error and run.time_limit == 1
+
+
+def test_the_reaper_fails_a_live_attempt_long_past_its_recorded_limit_by_that_limit(
+    project: Project, settings: Any
+) -> None:
+    """A worker that cannot stop its stage still beats; the reaper judges it by the limit recorded on the
+    run (its own worker's), not by the reaper's machine's setting."""
+    settings.PAPERCAST_STAGE_TIMEOUT = 60  # the reaper's machine: far less than the runs' own limits
+    paper, other = make_text_paper(project, SHORT_TEXT), make_text_paper(project, SHORT_TEXT)
+    now = timezone.now()
+    stuck = StageRun.objects.create(
+        paper=paper, stage=Stage.NARRATE, status=RunStatus.RUNNING, attempts=1, time_limit=600,
+        started_at=now - timedelta(seconds=600 + pipeline.OVERDUE_GRACE + 40), heartbeat_at=now,
+    )  # fmt: skip
+    long = StageRun.objects.create(
+        paper=other, stage=Stage.NARRATE, status=RunStatus.RUNNING, attempts=1, time_limit=7200,
+        started_at=now - timedelta(seconds=3600), heartbeat_at=now,
+    )  # fmt: skip
+    assert pipeline.pipeline_reap() == 1
+    stuck.refresh_from_db()
+    long.refresh_from_db()
+    assert stuck.status == RunStatus.FAILED and "ran longer than its limit of 600 s" in stuck.error
+    assert long.status == RunStatus.RUNNING  # an hour into its two: fine
 
 
 def test_a_lost_database_connection_is_recorded_on_a_new_one_not_left_running(
