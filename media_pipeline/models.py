@@ -275,6 +275,12 @@ class Transcription(models.Model):
     script_wer = models.FloatField(
         null=True, blank=True, help_text="Word error rate of the recognition against the known script (0-1)."
     )
+    method = models.CharField(
+        max_length=10,
+        choices=[("recognise", "recognition"), ("align", "forced alignment of the known words")],
+        default="recognise",
+        help_text="How the words' times were found; only a recognition shows which sentences are hard to follow.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

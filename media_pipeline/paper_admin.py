@@ -17,7 +17,7 @@ from django.utils.safestring import mark_safe
 
 from media_pipeline.models import StageRun, Summary
 from media_pipeline.paper_page import PaperPageMixin
-from media_pipeline.pipeline import PipelineError, pipeline_start
+from media_pipeline.pipeline import PipelineError, check_by_listening, pipeline_start
 from media_pipeline.runs import latest_runs, paper_status
 from projects import access, services
 from projects.admin import ProjectScopedAdmin
@@ -91,7 +91,7 @@ class PaperAdmin(PaperPageMixin, ProjectScopedAdmin):
         "pipeline_runs", "llm_usage",
     ]  # fmt: skip
 
-    actions = ["run_pipeline"]
+    actions = ["run_pipeline", "check_narration_by_listening"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         # The pipeline column is derived from each paper's runs: one query for the whole page, not one per row.
@@ -118,10 +118,30 @@ class PaperAdmin(PaperPageMixin, ProjectScopedAdmin):
         if current:
             messages.info(request, f"{current} paper(s) were already up to date.")
 
+    @admin.action(description="Check the narration by listening (recognition: finds sentences hard to follow)")
+    def check_narration_by_listening(self, request: HttpRequest, queryset: QuerySet[Paper]) -> None:
+        started = 0
+        for paper in queryset.select_related("project"):
+            if not access.can_edit(request.user, paper.project_id):
+                raise PermissionDenied("Your role does not allow running the pipeline of these papers.")
+            try:
+                check_by_listening(paper, requested_by=request.user)  # type: ignore[arg-type]
+            except PipelineError as exc:
+                messages.warning(request, f"{paper}: {exc}")
+                continue
+            started += 1
+        if started:
+            messages.success(
+                request,
+                f"Started a recognition of the narration of {started} paper(s); the sentences a listener may "
+                "mishear show on each paper's page when it is done.",
+            )
+
     def get_actions(self, request: HttpRequest) -> Any:
         actions = super().get_actions(request)
         if not (request.user.is_superuser or access.projects_editable_by(request.user).exists()):
             actions.pop("run_pipeline", None)
+            actions.pop("check_narration_by_listening", None)
         return actions
 
     @admin.display(description="pipeline")

@@ -86,7 +86,9 @@ class PaperPageMixin(_Base):
                     sections.append((sentence.section, []))
                 sections[-1][1].append((sentence, hearing.get(sentence.pk)))
         heard = [h for _, rows in sections for _, h in rows if h is not None]
+        transcription = selectors.transcription_current(paper) if script is not None else None
         return {
+            "script_unheard": transcription is not None and transcription.method == "align",
             "is_document": True,
             "document": document,
             "figure_count": document.figures.exclude(kind=FigureKind.TABLE).count() if document else 0,

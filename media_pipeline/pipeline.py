@@ -51,7 +51,7 @@ from media_pipeline.stages import (
     summarize,
     transcribe,
 )
-from projects.models import Paper
+from projects.models import Paper, SourceKind
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -207,6 +207,22 @@ def regenerate_images(paper: Paper, scenes: list[int], *, count: int = 1, reques
         until=Stage.ILLUSTRATE,
         requested_by=requested_by,
         options={"regenerate": sorted(set(scenes)), "count": count},
+    )
+
+
+def check_by_listening(paper: Paper, *, requested_by: User | None = None) -> StageRun:
+    """Transcribe the paper's narration by recognition where forced alignment gave its times: what tells the
+    sentences a listener may mishear ("hard to follow"). The stages after it run again when its timings
+    change the scenes."""
+    paper = Paper.objects.select_related("project").get(pk=paper.pk)
+    if Stage.TRANSCRIBE not in stages_for(paper):
+        raise PipelineError("This paper has no transcribe stage.")
+    if paper.source_kind == SourceKind.AUDIO:
+        raise PipelineError("Uploaded audio is always transcribed by recognition; there is nothing to check.")
+    if not paper.narration_audio:
+        raise PipelineError("The paper has no narration yet: run the pipeline first.")
+    return _create_run(
+        paper, Stage.TRANSCRIBE, force=True, until=None, requested_by=requested_by, options={"recognise": True}
     )
 
 
@@ -464,6 +480,8 @@ def _swept_files(paper: Paper) -> None:
 
 def _run_stage(stage: PipelineStage, run: StageRun, beat: _Heartbeat) -> StageResult:
     progress = _progress_writer(run, beat)
+    if run.options.get("recognise"):
+        return transcribe.run(run.paper, force=True, progress=progress, recognise=True)
     regenerate = run.options.get("regenerate")
     if not regenerate:
         return stage.run(run.paper, force=run.force, progress=progress)

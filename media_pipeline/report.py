@@ -87,9 +87,9 @@ def _stages(paper: Paper) -> dict[str, dict[str, Any]]:
 
 def _transcript(transcription: Transcription | None) -> dict[str, Any]:
     if transcription is None:
-        return {"text": "", "words": []}
+        return {"text": "", "words": [], "timing": None}
     words = transcription.words.order_by("index").values_list("start", "end", "text")
-    return {"text": transcription.text, "words": [[w[0], w[1], w[2]] for w in words]}
+    return {"text": transcription.text, "words": [[w[0], w[1], w[2]] for w in words], "timing": transcription.method}
 
 
 def _scenes(paper: Paper, files: LocalFiles) -> list[dict[str, Any]]:

@@ -362,8 +362,8 @@ def sentence_hearing(paper: Paper) -> dict[int, SentenceHearing]:
     if not spans:
         return {}
     transcription = transcription_current(paper)
-    if transcription is None or not transcription.aligned_to_script:
-        return {}
+    if transcription is None or not transcription.aligned_to_script or transcription.method != "recognise":
+        return {}  # only a recognition hears the narration as a listener would
     texts = dict(ScriptSentence.objects.filter(pk__in=[s for _, s in spans]).values_list("pk", "text"))
     said: list[str] = []
     owner: list[int] = []

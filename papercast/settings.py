@@ -311,6 +311,10 @@ PAPERCAST_TRANSCRIBE_PIECE_MINUTES = env_float("PAPERCAST_TRANSCRIBE_PIECE_MINUT
 PAPERCAST_HALLUCINATIONS = env_choice("PAPERCAST_HALLUCINATIONS", "drop", ["drop", "flag"])
 # For narration papercast spoke itself: keep the script's words, with the recogniser's timings.
 PAPERCAST_SCRIPT_ALIGNMENT = env_bool("PAPERCAST_SCRIPT_ALIGNMENT", True)
+# How the words of papercast's own narration get their times: "align" (forced alignment of the known words,
+# one pass per 30 s: about 20 times less CPU) or "recognise" (decode what was said, then keep the script's
+# words; it also finds the sentences that are hard to follow). Uploaded audio is always recognised.
+PAPERCAST_NARRATION_TIMING = env_choice("PAPERCAST_NARRATION_TIMING", "align", ["align", "recognise"])
 # A script sentence the recogniser misheard more than this share of words of is flagged "hard to follow".
 PAPERCAST_HARD_TO_FOLLOW = env_float("PAPERCAST_HARD_TO_FOLLOW", 0.3, minimum=0.0, maximum=1.0)
 PAPERCAST_WHISPER_DEVICE = env_choice("PAPERCAST_WHISPER_DEVICE", "auto", ["auto", "cpu", "cuda"])

@@ -144,3 +144,54 @@ def transcribe(audio: np.ndarray, options: AsrOptions) -> TranscriptResult:
         text=str(result.get("text", "")).strip(),
         segments=segments,
     )
+
+
+# --- Forced alignment: the timings of words already known ------------------------------------------------
+
+WINDOW_SECONDS = 30.0  # whisper's input: one encoder pass covers this much audio
+MAX_TEXT_TOKENS = 400  # the decoder's context is 448 tokens, the start sequence included
+_PREPENDED = "\"'“¿([{-"
+_APPENDED = "\"'.。,，!！?？:：”)]}、"
+
+
+def align(audio: np.ndarray, text: str, options: AsrOptions) -> list[WordResult]:
+    """The times of the words of `text`, which `audio` (16 kHz mono float32, at most 30 s) is known to say:
+    one encoder pass, one decoder pass over the text's tokens, and dynamic time warping over the alignment
+    heads' cross-attention (what whisper does for word timestamps after decoding, without the decoding).
+
+    Returns whisper's words (punctuation merged into them, each with its leading space) with times from the
+    start of `audio` and the probability the model gave the text; they concatenate to " " + text.
+    """
+    import torch
+    from whisper.audio import HOP_LENGTH, N_FRAMES, N_SAMPLES, log_mel_spectrogram, pad_or_trim
+    from whisper.timing import find_alignment, merge_punctuations
+    from whisper.tokenizer import get_tokenizer
+
+    if len(audio) > WINDOW_SECONDS * 16_000:
+        raise ValueError(f"align takes at most {WINDOW_SECONDS:.0f} s of audio; got {len(audio) / 16_000:.1f} s")
+    if options.threads > 0:
+        torch.set_num_threads(options.threads)
+    model = load_model(options.model, options.device)
+    mel = log_mel_spectrogram(audio, model.dims.n_mels, padding=N_SAMPLES)
+    frames = min(len(audio) // HOP_LENGTH, N_FRAMES)
+    segment = pad_or_trim(mel[:, :N_FRAMES], N_FRAMES).to(model.device)
+    if options.device == "cuda":
+        segment = segment.half()
+    language = options.language
+    if language is None and model.is_multilingual:
+        _, probabilities = model.detect_language(segment)
+        language = max(probabilities, key=probabilities.get)
+    tokenizer = get_tokenizer(
+        model.is_multilingual, num_languages=model.num_languages, language=language or "en", task="transcribe"
+    )
+    tokens = tokenizer.encode(" " + text.strip())
+    if len(tokens) > MAX_TEXT_TOKENS:
+        raise ValueError(f"align takes at most {MAX_TEXT_TOKENS} tokens of text; got {len(tokens)}")
+    if not tokens:
+        return []
+    try:
+        timings = find_alignment(model, tokenizer, tokens, segment, frames)
+    except torch.cuda.OutOfMemoryError as exc:
+        raise TransientError(f"The GPU ran out of memory while aligning: {exc}") from exc
+    merge_punctuations(timings, _PREPENDED, _APPENDED)
+    return [WordResult(float(t.start), float(t.end), t.word, float(t.probability)) for t in timings if t.word]

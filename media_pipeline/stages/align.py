@@ -99,12 +99,19 @@ def sounds_alike(said: str, heard: str) -> bool:
 
 def script_tokens(script: str) -> list[str]:
     """The script's words as they will be shown; a lone punctuation mark joins the word before it."""
-    tokens: list[str] = []
-    for raw in script.split():
+    return [token for token, _, _ in script_token_spans(script)]
+
+
+def script_token_spans(script: str) -> list[tuple[str, int, int]]:
+    """script_tokens with where each one is in `script`: (token, first character, past its last)."""
+    tokens: list[tuple[str, int, int]] = []
+    for found in re.finditer(r"\S+", script):
+        raw = found.group()
         if tokens and not normalize(raw):
-            tokens[-1] = f"{tokens[-1]} {raw}"
+            token, start, _ = tokens[-1]
+            tokens[-1] = (f"{token} {raw}", start, found.end())
         else:
-            tokens.append(raw)
+            tokens.append((raw, found.start(), found.end()))
     return tokens
 
 

@@ -1,9 +1,10 @@
 """chunk: the transcript's words -> scenes (Chunk rows) of bounded duration.
 
-A scene is at most `max_scene_seconds` long (a single word longer than that is a scene of its own) and
-ends on a sentence boundary when one falls in the last 60 % of the window, else on a clause boundary (a
-comma or semicolon, or before "and", "which", ...), else on the last word that fits. For papers with a
-script, a new section always starts a new scene. Scenes cover the words in order, each word exactly once, no overlap.
+A scene is at most `max_scene_seconds` long (a single word longer than that is a scene of its own) and ends on
+a sentence boundary when one falls in the last 60 % of the window (or at least 3 s in), else on a clause
+boundary (a comma or semicolon, or before "and", "which", ...), else on the last word that fits. For papers
+with a script, a new section always starts a new scene. Scenes cover the words in order, each word exactly
+once, no overlap.
 
 Idempotency: the fingerprint covers the transcription and the scene length; current chunks are kept.
 When the transcript changes, scenes whose time span and text are unchanged keep their rows (and with
@@ -24,7 +25,7 @@ from media_pipeline.selectors import SECTION_SLACK, section_starts, transcriptio
 from media_pipeline.stages import ProgressFn, StageResult
 from projects.models import Paper
 
-VERSION = "chunk-3"  # 3: no scene of a sentence's last second before a section starts
+VERSION = "chunk-4"  # 4: a sentence end 3 s in beats a clause boundary; 3: no scene of a last second
 name = Stage.CHUNK
 SENTENCE_ENDS = (".", "!", "?", "…", '."', '?"', '!"', ".”", "?”", "!”", ".'", ".)")
 CLAUSE_ENDS = (",", ";", ":", "—", "–")
@@ -33,6 +34,7 @@ CLAUSE_STARTS = frozenset("and but or which while whereas because although so th
 MIN_TAIL_SECONDS = 3.0  # before a section's start, no scene shorter than this is left
 MIN_FILL_SENTENCE = 0.4
 MIN_FILL_CLAUSE = 0.6
+MIN_SENTENCE_SCENE = 3.0  # seconds: a sentence end this far in is a better cut than any clause boundary
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ def plan_scenes(words: list[TimedWord], max_seconds: float, breaks: list[float] 
             if max_seconds >= 2 * MIN_TAIL_SECONDS:
                 fit = _leaving_room(words, i, fit, wall)
             sentence = _boundary(words, i, fit, limit=start + MIN_FILL_SENTENCE * max_seconds, ends=SENTENCE_ENDS)
+            if sentence is None:  # a short scene of whole sentences rather than one that stops mid-sentence
+                sentence = _boundary(words, i, fit, limit=start + MIN_SENTENCE_SCENE, ends=SENTENCE_ENDS)
             clause = _boundary(words, i, fit, limit=start + MIN_FILL_CLAUSE * max_seconds, ends=CLAUSE_ENDS)
             cut = sentence if sentence is not None else clause if clause is not None else fit
         chosen = words[i : cut + 1]

@@ -9,6 +9,12 @@
 4. For narration papercast spoke itself, the script's words replace the recognised ones, keeping the
    recogniser's timings (PAPERCAST_SCRIPT_ALIGNMENT), and the recognition's word error rate is stored.
 
+Narration papercast spoke itself is not recognised at all by default (PAPERCAST_NARRATION_TIMING=align): its
+words are known and so are its sentences' places in the audio, so each window of up to 30 s of sentences is
+force-aligned (stages/forced.py). A recognition stays available, by setting and on demand (`recognise=True`,
+the admin's "check by listening"): only it tells which sentences a listener may mishear. A recognition
+counts as current when alignment is configured; an alignment does not when recognition is.
+
 Idempotency: the fingerprint covers the audio (its generated storage name, which always means the same
 bytes), the engine, model, decoding settings, piece length, guard mode and, when aligning, the script. A
 Transcription with that fingerprint is reused and no engine is called.
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,9 +40,10 @@ from media_pipeline.files import file_sha256, local_path, private_tempdir
 from media_pipeline.fingerprint import fingerprint, sha256_text
 from media_pipeline.models import Segment, Stage, Transcription, Word
 from media_pipeline.runs import fence
-from media_pipeline.selectors import narration_file, spoken_script
+from media_pipeline.selectors import narration_file, narration_units
 from media_pipeline.stages import ProgressFn, StageResult
 from media_pipeline.stages.align import HeardWord, align_to_script
+from media_pipeline.stages.forced import Aligned, Sentence, align_sentences
 from media_pipeline.stages.guard import guard_counts, hallucination
 from media_pipeline.stages.pieces import plan_pieces
 from projects.installed import configured_whisper_model
@@ -52,12 +60,17 @@ def model_for(paper: Paper) -> str:
     return configured_whisper_model()
 
 
+ALIGN, RECOGNISE = "align", "recognise"
+
+
 @dataclass(frozen=True)
 class SpokenScript:
-    """The words papercast spoke, when the transcript is to be aligned to them, or why it is not."""
+    """The words papercast spoke, when the transcript is to be aligned to them, or why it is not; and its
+    sentences with their places in the narration, when narrate recorded them for these sentences."""
 
     text: str | None
     note: str = ""
+    sentences: tuple[Sentence, ...] = ()
 
 
 def script_for(paper: Paper) -> SpokenScript:
@@ -69,15 +82,41 @@ def script_for(paper: Paper) -> SpokenScript:
     if paper.source_kind == SourceKind.AUDIO or not settings.PAPERCAST_SCRIPT_ALIGNMENT:
         return SpokenScript(None)
     try:
-        return SpokenScript(spoken_script(paper))
+        units = narration_units(paper)
     except BackendError as exc:
         logger.warning("Paper %s: the transcript is not aligned to the script: %s", paper.pk, exc)
         return SpokenScript(None, f"Not aligned to the script, which could not be read: {exc}")
+    text = " ".join(unit.text for unit in units)
+    spans = sorted(
+        (s for s in paper.narration_spans or [] if isinstance(s, dict) and isinstance(s.get("i"), int)),
+        key=lambda s: int(s["i"]),
+    )
+    if [int(s["i"]) for s in spans] != list(range(len(units))):
+        return SpokenScript(text)  # narrated before spans were kept, or for other sentences: recognised
+    sentences = tuple(Sentence(u.text, float(s["start"]), float(s["end"])) for u, s in zip(units, spans, strict=True))
+    return SpokenScript(text, sentences=sentences)
 
 
-def _params(paper: Paper, script: SpokenScript) -> dict[str, object]:
+def method_for(paper: Paper, script: SpokenScript) -> str:
+    """align when the narration's words and sentence spans are known, alignment is configured and the engine
+    can align; recognise otherwise (uploaded audio always)."""
+    engine = get_engine(settings.PAPERCAST_TRANSCRIBER)
+    if settings.PAPERCAST_NARRATION_TIMING == ALIGN and script.sentences and hasattr(engine, "align"):
+        return ALIGN
+    return RECOGNISE
+
+
+def _params(paper: Paper, script: SpokenScript, method: str) -> dict[str, object]:
     # The configured values, not the resolved ones: checking whether a transcript is current must not
     # import torch (the web process does it when someone starts a pipeline).
+    if method == ALIGN:
+        return {
+            "method": ALIGN,
+            "language": settings.PAPERCAST_WHISPER_LANGUAGE,
+            "device": settings.PAPERCAST_WHISPER_DEVICE,
+            "script": sha256_text(script.text or ""),
+            "spans": [(s.start, s.end) for s in script.sentences],
+        }
     return {
         "language": settings.PAPERCAST_WHISPER_LANGUAGE,
         "beam_size": settings.PAPERCAST_WHISPER_BEAM_SIZE,
@@ -90,7 +129,7 @@ def _params(paper: Paper, script: SpokenScript) -> dict[str, object]:
     }
 
 
-def _fingerprint(paper: Paper, script: SpokenScript) -> str:
+def _fingerprint(paper: Paper, script: SpokenScript, method: str) -> str:
     audio = narration_file(paper)
     if audio is None:
         if paper.source_kind == SourceKind.AUDIO:
@@ -98,13 +137,20 @@ def _fingerprint(paper: Paper, script: SpokenScript) -> str:
         raise PermanentError("The paper has no narration yet: run the narrate stage first.")
     engine = get_engine(settings.PAPERCAST_TRANSCRIBER)
     return fingerprint(
-        VERSION, audio.name, engine.ENGINE, engine.model_identity(model_for(paper)), _params(paper, script)
+        VERSION, audio.name, engine.ENGINE, engine.model_identity(model_for(paper)), _params(paper, script, method)
     )
 
 
+def _accepted(paper: Paper, script: SpokenScript, method: str) -> list[str]:
+    """The fingerprints of transcriptions that are current: a recognition also stands in for an alignment."""
+    fp = _fingerprint(paper, script, method)
+    return [fp, _fingerprint(paper, script, RECOGNISE)] if method == ALIGN else [fp]
+
+
 def status(paper: Paper) -> tuple[str, bool]:
-    fp = _fingerprint(paper, script_for(paper))
-    return fp, Transcription.objects.filter(paper=paper, input_fingerprint=fp).exists()
+    script = script_for(paper)
+    accepted = _accepted(paper, script, method_for(paper, script))
+    return accepted[0], Transcription.objects.filter(paper=paper, input_fingerprint__in=accepted).exists()
 
 
 def asr_options(model: str, language: str | None) -> AsrOptions:
@@ -162,12 +208,17 @@ class _Decoded:
     title: str = ""  # the recording's title tag
 
 
-def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
+def run(paper: Paper, *, force: bool, progress: ProgressFn, recognise: bool = False) -> StageResult:
+    """Transcribe the paper's narration; `recognise` asks for a recognition where an alignment would do."""
     script = script_for(paper)  # read once: it is both in the fingerprint and what the words are aligned to
-    fp = _fingerprint(paper, script)
-    if not force and Transcription.objects.filter(paper=paper, input_fingerprint=fp).exists():
+    method = RECOGNISE if recognise else method_for(paper, script)
+    accepted = _accepted(paper, script, method)
+    fp = accepted[0]
+    if not force and Transcription.objects.filter(paper=paper, input_fingerprint__in=accepted).exists():
         return StageResult(fp, reused=True)
-    decoded = _recognise(paper, progress)
+    if method == ALIGN:
+        return _run_aligned(paper, fp, script, progress)
+    decoded = _decode(paper, progress, lambda samples: transcribe_samples(samples, paper, progress))
     transcript = decoded.transcript
     drop = settings.PAPERCAST_HALLUCINATIONS == "drop"
     kept = [seg for seg, reason in zip(transcript.segments, transcript.reasons, strict=True) if not (drop and reason)]
@@ -179,7 +230,17 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     ]
     words, recognized, wer = _align(words, script.text)
     progress(0.95)
-    _save(paper, fp, decoded, words=words, recognized=recognized, wer=wer, aligned=script.text is not None, drop=drop)
+    _save(
+        paper,
+        fp,
+        decoded,
+        words=words,
+        recognized=recognized,
+        wer=wer,
+        aligned=script.text is not None,
+        drop=drop,
+        method=RECOGNISE,
+    )
     metrics: dict[str, object] = {
         "audio_seconds": round(decoded.duration, 3),
         "engine_seconds": round(transcript.engine_seconds, 3),
@@ -193,11 +254,59 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn) -> StageResult:
     }
     if script.note:
         metrics["note"] = script.note
-    return StageResult(fp, reused=False, metrics=metrics)
+    return StageResult(fp, reused=False, metrics={"method": RECOGNISE, **metrics})
 
 
-def _recognise(paper: Paper, progress: ProgressFn) -> _Decoded:
-    """Probe, check and decode the narration into a memory-mapped temp file, then transcribe it."""
+def _run_aligned(paper: Paper, fp: str, script: SpokenScript, progress: ProgressFn) -> StageResult:
+    engine = get_engine(settings.PAPERCAST_TRANSCRIBER)
+    options = asr_options(model_for(paper), settings.PAPERCAST_WHISPER_LANGUAGE)
+    result: list[Aligned] = []
+
+    def work(samples: np.ndarray) -> Transcript:
+        aligned = align_sentences(
+            samples,
+            script.sentences,
+            options,
+            align=engine.align,
+            recognise=engine.transcribe,
+            progress=lambda f: progress(0.05 + 0.85 * f),
+        )
+        result.append(aligned)
+        transcript = Transcript(language=settings.PAPERCAST_WHISPER_LANGUAGE or "", pieces=1)
+        transcript.segments = aligned.segments
+        transcript.reasons = [None] * len(aligned.segments)
+        transcript.engine_seconds = aligned.engine_seconds
+        return transcript
+
+    decoded = _decode(paper, progress, work)
+    _sanitize(decoded.transcript.segments, decoded.duration)
+    words = [(i, w) for i, seg in enumerate(decoded.transcript.segments) for w in seg.words]
+    if not words:
+        raise PermanentError("The narration's script has no words to align.")
+    progress(0.95)
+    _save(
+        paper, fp, decoded, words=words, recognized=[""] * len(words), wer=None, aligned=True, drop=False, method=ALIGN
+    )
+    seconds = decoded.transcript.engine_seconds
+    return StageResult(
+        fp,
+        reused=False,
+        metrics={
+            "method": ALIGN,
+            "audio_seconds": round(decoded.duration, 3),
+            "engine_seconds": round(seconds, 3),
+            "real_time_factor": round(seconds / decoded.duration, 4) if decoded.duration else None,
+            "windows": result[0].windows,
+            "recognised_sentences": result[0].recognised,
+            "words": len(words),
+            "model": model_for(paper),
+            "engine": settings.PAPERCAST_TRANSCRIBER,
+        },
+    )
+
+
+def _decode(paper: Paper, progress: ProgressFn, work: Callable[[np.ndarray], Transcript]) -> _Decoded:
+    """Probe, check and decode the narration into a memory-mapped temp file, then `work` on its samples."""
     limit = settings.PAPERCAST_MAX_AUDIO_SECONDS
     with private_tempdir() as tmp:
         path = local_path(narration_file(paper), tmp, "audio")
@@ -219,7 +328,7 @@ def _recognise(paper: Paper, progress: ProgressFn) -> _Decoded:
         progress(0.05)
         samples = np.memmap(pcm, dtype=np.int16, mode="r")
         try:
-            transcript = transcribe_samples(samples, paper, progress)
+            transcript = work(samples)
         finally:
             del samples  # release the mapping before the temp dir goes
     return _Decoded(duration, audio_sha, transcript, probe.title)
@@ -248,6 +357,7 @@ def _save(
     wer: float | None,
     aligned: bool,
     drop: bool,
+    method: str,
 ) -> None:
     """The Transcription with every segment (dropped ones too, for the record) and word, in one transaction."""
     segments, reasons = decoded.transcript.segments, decoded.transcript.reasons
@@ -265,6 +375,7 @@ def _save(
             pieces=decoded.transcript.pieces,
             aligned_to_script=aligned,
             script_wer=wer,
+            method=method,
         )
         by_segment: dict[int, list[str]] = {}
         for i, word in words:

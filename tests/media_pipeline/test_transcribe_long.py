@@ -31,6 +31,7 @@ def test_narrated_speech_is_recognised_accurately_and_captions_match_the_script(
     project: Project, settings: Any
 ) -> None:
     settings.PAPERCAST_WHISPER_LANGUAGE = "en"
+    settings.PAPERCAST_NARRATION_TIMING = "recognise"  # the recogniser's accuracy, on speech whose words are known
     paper = make_text_paper(project, PARAGRAPH)
     run_inline(paper, until="transcribe")
     transcription = Transcription.objects.get(paper=paper)
