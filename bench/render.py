@@ -11,6 +11,10 @@ with 1920x1080 title-card images, and a transcript of one word every 0.4 s. Then
 3. papercast's motion mode (Ken Burns moves and crossfades at 30 fps).
 
 Prints wall times, the ratio seed / still (target: at least 20) and motion mode as a multiple of real time.
+
+With --paper DATA_DIR (a data dir kept by `bench/e2e.py --keep`), the same comparison runs on that dir's
+newest paper as the pipeline made it: its narration, its scenes and their selected pictures (slides and
+figures at the project's size), the render stage exactly as the pipeline runs it.
 """
 
 from __future__ import annotations
@@ -19,10 +23,14 @@ import argparse
 import io
 import os
 import platform
+import shutil
 import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
-from benchsetup import fresh_django
+from benchsetup import ROOT, fresh_django
 
 
 def main() -> int:
@@ -31,7 +39,10 @@ def main() -> int:
     parser.add_argument("--scenes", type=int, default=60)
     parser.add_argument("--skip-seed", action="store_true", help="do not run the (slow) seed recipe")
     parser.add_argument("--skip-motion", action="store_true")
+    parser.add_argument("--paper", type=Path, metavar="DATA_DIR", help="render the newest paper of this data dir")
     args = parser.parse_args()
+    if args.paper:
+        return real_paper(args.paper, skip_seed=args.skip_seed)
 
     data_dir = fresh_django("papercast-bench-render-")
     from django.contrib.auth.models import User
@@ -131,6 +142,75 @@ def main() -> int:
         print(f"papercast motion mode (30 fps, Ken Burns, crossfades):              {motion_seconds:8.1f} s", end="")
         print(f"  ({duration / motion_seconds:.2f}x real time)")
     print(f"data dir: {data_dir}")
+    return 0
+
+
+def seed_recipe(pictures: list[Path], durations: list[float], audio: Path, work: Path) -> float:
+    """The seed blog's two passes; returns their wall seconds."""
+    listing = io.StringIO()
+    for path, seconds in zip(pictures, durations, strict=True):
+        listing.write(f"file '{path}'\nduration {seconds:.3f}\n")
+    listing.write(f"file '{pictures[-1]}'\n")
+    (work / "seed.txt").write_text(listing.getvalue())
+    started = time.monotonic()
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(work / "seed.txt"),
+         "-c:v", "libx264", "-pix_fmt", "yuv420p", str(work / "seed-video.mp4")],
+        check=True,
+    )  # fmt: skip
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(work / "seed-video.mp4"), "-i", str(audio), "-c:v", "copy",
+         "-c:a", "aac", "-shortest", str(work / "seed.mp4")],
+        check=True,
+    )  # fmt: skip
+    return time.monotonic() - started
+
+
+def real_paper(data_dir: Path, *, skip_seed: bool) -> int:
+    os.environ["PAPERCAST_DATA_DIR"] = str(data_dir)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "papercast.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from media_pipeline.models import Chunk, Image
+    from media_pipeline.selectors import narration_file
+    from media_pipeline.stages import no_progress, render
+    from projects.models import Paper
+
+    paper = Paper.objects.select_related("project").order_by("-id").first()
+    if paper is None or narration_file(paper) is None:
+        print(f"{data_dir} holds no narrated paper")
+        return 1
+    chunks = list(Chunk.objects.filter(paper=paper).order_by("index"))
+    images = {i.chunk_id: i for i in Image.objects.filter(chunk__paper=paper, selected=True)}
+    audio = Path(narration_file(paper).path)  # type: ignore[union-attr]
+    duration = float(subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(audio)],
+        check=True, capture_output=True, text=True,
+    ).stdout)  # fmt: skip
+    starts = [0.0] + [c.start for c in chunks[1:]]
+    durations = [b - a for a, b in zip(starts, [*starts[1:], duration], strict=True)]
+    project = paper.project
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; paper {paper.title!r}: "
+        f"{duration / 60:.1f} min of narration, {len(chunks)} scenes, {project.video_width}x{project.video_height}"
+    )
+    work = Path(tempfile.mkdtemp(prefix="papercast-bench-seed-"))
+    try:
+        seed = None
+        if not skip_seed:
+            seed = seed_recipe([Path(images[c.pk].file.path) for c in chunks], durations, audio, work)
+            print(f"seed recipe (concat -safe 0, libx264 defaults, second pass for audio): {seed:8.1f} s")
+        started = time.monotonic()
+        render.run(paper, force=True, progress=no_progress)
+        still = time.monotonic() - started
+        print(f"the render stage (video, captions, chapters, thumbnail, checks):        {still:8.1f} s", end="")
+        print(f"  ({duration / still:.0f}x real time)")
+        if seed is not None:
+            print(f"ratio seed / render stage: {seed / still:.1f}x (target: at least 20x)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

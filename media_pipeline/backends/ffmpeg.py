@@ -249,3 +249,23 @@ def run_ffmpeg(
 def _failure(what: str, stderr: bytes, returncode: int) -> PermanentError:
     detail = stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
     return PermanentError(f"ffmpeg could not {what}: {' / '.join(detail) or f'exit code {returncode}'}")
+
+
+def adts_frames(data: bytes) -> list[bytes]:
+    """An AAC stream in ADTS (what `-f adts` writes) cut into its frames, each with its header.
+
+    Raises PermanentError when the bytes are not a whole ADTS stream (a lost sync word, a frame that runs
+    past the end): joining pieces of sound must never guess.
+    """
+    frames: list[bytes] = []
+    at = 0
+    while at < len(data):
+        header = data[at : at + 7]
+        if len(header) < 7 or header[0] != 0xFF or header[1] & 0xF6 != 0xF0:
+            raise PermanentError(f"The encoded sound is damaged: no AAC frame starts at byte {at}.")
+        length = ((header[3] & 0x03) << 11) | (header[4] << 3) | (header[5] >> 5)
+        if length < 7 or at + length > len(data):
+            raise PermanentError(f"The encoded sound is damaged: the AAC frame at byte {at} is cut short.")
+        frames.append(data[at : at + length])
+        at += length
+    return frames
