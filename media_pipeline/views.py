@@ -18,12 +18,13 @@ from pathlib import PurePosixPath
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpRequest, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponseRedirect, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.cache import get_conditional_response
 from django.utils.http import content_disposition_header, http_date, parse_http_date_safe
 from django.views.decorators.http import require_safe
 
+from media_pipeline.api.files import is_local
 from papercast.api.errors import error_response  # the API's downloads are served from here
 from projects.access import papers_visible_to, projects_visible_to
 
@@ -133,6 +134,16 @@ def media_file(request: HttpRequest, name: str) -> HttpResponseBase:
         )
     if not allowed or not default_storage.exists(name):
         raise Http404("No such file.")
+    if not is_local(default_storage):
+        # S3: the browser fetches the bytes from the bucket with a short-lived signed link; the web process
+        # never streams a video itself (AWS_QUERYSTRING_EXPIRE seconds, the type from the same table).
+        served_type, inline = SERVED_TYPES.get(PurePosixPath(name).suffix.lower(), UNKNOWN_TYPE)
+        params = {"ResponseContentType": served_type}
+        if not inline:
+            params["ResponseContentDisposition"] = content_disposition_header(True, PurePosixPath(name).name) or ""
+        response = HttpResponseRedirect(default_storage.url(name, parameters=params))  # type: ignore[call-arg]
+        response["Cache-Control"] = "private, no-store"  # the link expires; never cache the redirect
+        return response
     return stored_file_response(request, name)
 
 

@@ -53,3 +53,25 @@ def test_the_pipeline_with_a1111_stores_everything_in_s3(project: Project, s3_st
     report = paper_report(paper)  # downloads from S3 to local paths
     probe = ffmpeg.probe_video(Path(report["video"]))
     assert probe.video_codec == "h264" and abs(probe.duration - report["duration"]) <= 0.1
+
+
+def test_on_s3_the_web_process_redirects_to_a_signed_link_instead_of_streaming(
+    project: Project, s3_storage: S3Bucket, client: Any, users: Any
+) -> None:
+    """The admin's player and downloads: a member gets a 302 to a short-lived presigned link that serves the
+    bytes from the bucket (with the type the web process would have sent); an outsider gets 404."""
+    import requests
+    from django.core.files.base import ContentFile
+
+    paper = make_text_paper(project, "One sentence.")
+    name = default_storage.save(f"projects/{project.pk}/papers/{paper.pk}/video/v.mp4", ContentFile(b"\0" * 4096))
+    client.force_login(users["mallory"])
+    assert client.get(f"/media/{name}").status_code == 404
+    client.force_login(users["carol"])  # a viewer
+    response = client.get(f"/media/{name}")
+    assert response.status_code == 302 and response["Cache-Control"] == "private, no-store"
+    link = response["Location"]
+    assert "Signature=" in link and "Expires=" in link
+    fetched = requests.get(link, timeout=10)
+    assert fetched.status_code == 200 and fetched.content == b"\0" * 4096
+    assert fetched.headers["Content-Type"] == "video/mp4"
