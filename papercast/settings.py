@@ -200,6 +200,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request without it
+# whitenoise serves the apps' static files (the admin's, the Swagger UI's) straight from where they are
+# installed: `gunicorn papercast.wsgi` needs no collectstatic step first (what collectstatic copies into
+# STATIC_ROOT is served as well).
+WHITENOISE_USE_FINDERS = True
 MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"
 # Uploads larger than this are streamed to a temp file rather than held in memory.
