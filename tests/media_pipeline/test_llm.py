@@ -154,7 +154,13 @@ def test_openai_servers_get_a_json_schema_and_report_usage(openai: FakeLLM, sett
     assert (result.tokens_in, result.tokens_out) == (120, 40)
     [sent] = openai.chat_requests()
     assert sent["body"]["response_format"]["type"] == "json_schema"
-    assert sent["body"]["response_format"]["json_schema"]["schema"] == SCENE_SCHEMA
+    # OpenAI's strict mode refuses length bounds: the schema goes without them.
+    schema = sent["body"]["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["summary"] == {
+        "type": "string",
+        "description": SCENE_SCHEMA["properties"]["summary"]["description"],
+    }
+    assert "maxItems" not in schema["properties"]["key_phrases"] and schema["required"] == SCENE_SCHEMA["required"]
     assert sent["headers"]["Authorization"] == "Bearer sk-test"
 
 
@@ -181,6 +187,8 @@ def test_a_server_that_reports_an_unsupported_mode_as_a_500_gets_the_next_mode_w
         sent = [r["body"].get("response_format", {}) for r in fake.chat_requests()]
         assert [f.get("type") for f in sent] == ["json_schema", "json_object", "json_object"]  # one refusal only
         assert sent[1]["schema"] == SCENE_SCHEMA and sent[2]["schema"] == SCENE_SCHEMA  # remembered
+        # A grammar-constrained server keeps the bounds: a rambling model stops at a valid end of the string.
+        assert SCENE_SCHEMA["properties"]["summary"]["maxLength"] == 400
 
 
 def test_rate_limits_are_retried_and_bad_keys_are_explained(openai: FakeLLM, settings: Any) -> None:

@@ -28,11 +28,20 @@ class SceneRequest:
 SCENE_SCHEMA = {
     "type": "object",
     "properties": {
-        "summary": {"type": "string", "description": "The scene's core idea in one or two sentences."},
-        "image_prompt": {"type": "string", "description": "A detailed prompt for an image generator."},
+        "summary": {
+            "type": "string",
+            "maxLength": 400,
+            "description": "The scene's core idea in one or two sentences.",
+        },
+        "image_prompt": {
+            "type": "string",
+            "maxLength": 600,
+            "description": "A detailed prompt for an image generator.",
+        },
         "key_phrases": {
             "type": "array",
-            "items": {"type": "string"},
+            "items": {"type": "string", "maxLength": 60},
+            "maxItems": 3,
             "description": "One to three short phrases (two to six words) for the scene's slide.",
         },
     },

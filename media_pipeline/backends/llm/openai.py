@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
+from typing import Any
 
 import requests
 from django.conf import settings
@@ -59,7 +60,7 @@ class OpenAISummarizer(ChatSummarizer):
             if mode == "json_schema":
                 body["response_format"] = {
                     "type": "json_schema",
-                    "json_schema": {"name": schema.name, "strict": True, "schema": schema.body},
+                    "json_schema": {"name": schema.name, "strict": True, "schema": unbounded(schema.body)},
                 }
             elif mode == "json_object_schema":
                 body["response_format"] = {"type": "json_object", "schema": schema.body}
@@ -100,3 +101,17 @@ class OpenAISummarizer(ChatSummarizer):
                 "model (PAPERCAST_LLM_MODEL or the project's), or check PAPERCAST_LLM_URL ends in /v1."
             )
         return PermanentError(f"The server at {self.url} refused the request ({exc.status}): {detail}")
+
+
+_BOUNDS = frozenset({"maxLength", "minLength", "maxItems", "minItems"})
+
+
+def unbounded(body: Any) -> Any:
+    """The schema without its length bounds, for OpenAI's strict mode, which refuses them. Servers that turn
+    the schema into a grammar (llama.cpp's, Ollama) keep them: a small model that rambles is stopped at a
+    valid end of the string instead of being cut off mid-JSON at the output limit."""
+    if isinstance(body, dict):
+        return {key: unbounded(value) for key, value in body.items() if key not in _BOUNDS}
+    if isinstance(body, list):
+        return [unbounded(value) for value in body]
+    return body

@@ -371,14 +371,15 @@ SCRIPT_SCHEMA = Schema(
     {
         "type": "object",
         "properties": {
-            "chapter": {"type": "string"},
+            "chapter": {"type": "string", "maxLength": 80},
             "sentences": {
                 "type": "array",
+                "maxItems": 60,
                 "items": {
                     "type": "object",
                     "properties": {
-                        "text": {"type": "string"},
-                        "paragraphs": {"type": "array", "items": {"type": "integer"}},
+                        "text": {"type": "string", "maxLength": 400},
+                        "paragraphs": {"type": "array", "items": {"type": "integer"}, "maxItems": 12},
                     },
                     "required": ["text", "paragraphs"],
                     "additionalProperties": False,
