@@ -10,6 +10,12 @@ endif
 ifneq ($(wildcard $(SHARED_MODELS)/piper/en_US-joe-medium.onnx),)
 export PAPERCAST_PIPER_VOICE ?= $(abspath $(SHARED_MODELS)/piper/en_US-joe-medium.onnx)
 endif
+# faster-whisper, the CPU workers' engine, runs a CTranslate2 copy of the whisper checkpoint: `make setup`
+# converts it once (about 10 s, offline) when the checkpoint is a file.
+ifneq ($(wildcard $(PAPERCAST_WHISPER_MODEL)),)
+FASTER_WHISPER_DIR := $(abspath var/models/faster-whisper/$(basename $(notdir $(PAPERCAST_WHISPER_MODEL))))
+export PAPERCAST_FASTER_WHISPER_MODEL ?= $(FASTER_WHISPER_DIR)
+endif
 
 .PHONY: demo test test-fast lint typecheck check setup system-deps test-deps test-packages migrate run worker gpu-worker bench clean
 
@@ -19,7 +25,12 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt uploader/requirements.t
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-setup: system-deps $(BIN)/.installed
+setup: system-deps $(BIN)/.installed $(FASTER_WHISPER_DIR)
+
+ifneq ($(FASTER_WHISPER_DIR),)
+$(FASTER_WHISPER_DIR): $(BIN)/.installed
+	$(BIN)/python manage.py convert_whisper $(PAPERCAST_WHISPER_MODEL) $@ --force
+endif
 
 # ffmpeg/ffprobe, fonts for title cards and burned-in captions in any script (Noto, CJK included), and
 # espeak-ng, the offline voice piper falls back to.

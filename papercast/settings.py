@@ -299,15 +299,15 @@ Q_CLUSTER = _queue_common
 
 # --- Pipeline --------------------------------------------------------------------------------------------
 # Engines. A model may be a name (fetched by the engine on a machine with internet) or a path on disk.
-PAPERCAST_TRANSCRIBER = env_choice(
-    "PAPERCAST_TRANSCRIBER", "whisper-timestamped", ["whisper-timestamped", "faster-whisper"]
-)
+# auto: faster-whisper on a CPU worker with a converted model (PAPERCAST_FASTER_WHISPER_MODEL), else
+# whisper-timestamped (GPUs); see projects.installed.transcriber.
+PAPERCAST_TRANSCRIBER = env_choice("PAPERCAST_TRANSCRIBER", "auto", ["auto", "whisper-timestamped", "faster-whisper"])
 PAPERCAST_WHISPER_MODEL = env_str("PAPERCAST_WHISPER_MODEL", "base.en")
 # The models a project may choose, by name (projects.installed): names or paths, each chosen by its file
 # name without .pt. Empty: the configured model only. Paths are for the operator, never a project's field.
 PAPERCAST_WHISPER_MODELS = env_list("PAPERCAST_WHISPER_MODELS", [])
 # faster-whisper (CTranslate2) models: a name, or the path of a converted model directory.
-PAPERCAST_FASTER_WHISPER_MODEL = env_str("PAPERCAST_FASTER_WHISPER_MODEL", "base.en")
+PAPERCAST_FASTER_WHISPER_MODEL = env_str("PAPERCAST_FASTER_WHISPER_MODEL", "")
 PAPERCAST_FASTER_WHISPER_COMPUTE_TYPE = env_str("PAPERCAST_FASTER_WHISPER_COMPUTE_TYPE", "default")
 # Long audio is cut at silences into pieces of at most this many minutes, transcribed piece by piece.
 PAPERCAST_TRANSCRIBE_PIECE_MINUTES = env_float("PAPERCAST_TRANSCRIBE_PIECE_MINUTES", 10.0, minimum=0.25, maximum=60.0)

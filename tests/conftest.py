@@ -43,6 +43,8 @@ def _isolated_settings(settings: Any, tmp_path: Path) -> None:
     settings.PAPERCAST_QUEUE_SYNC = True
     settings.PAPERCAST_RETRY_BACKOFF = 0.0
     settings.PAPERCAST_WHISPER_DEVICE = "cpu"
+    # The suite runs whisper-timestamped unless a test asks for another engine (test_faster_whisper.py).
+    settings.PAPERCAST_TRANSCRIBER = "whisper-timestamped"
     # Test users' passwords need no protection; the default hasher's 1M rounds would cost seconds per test.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()  # API throttle counters must not leak from one test into the next

@@ -41,8 +41,8 @@ def check_model_dir(model: str) -> Path | None:
     missing = [name for name in _MODEL_FILES if not (path / name).is_file()]
     if missing:
         raise PermanentError(
-            f"The faster-whisper model directory {model!r} lacks {', '.join(missing)}: convert the model with "
-            "ct2-transformers-converter (with --copy_files tokenizer.json)."
+            f"The faster-whisper model directory {model!r} lacks {', '.join(missing)}: convert a whisper "
+            "checkpoint with `python manage.py convert_whisper CHECKPOINT DIR`."
         )
     return path
 
@@ -108,3 +108,43 @@ def transcribe(audio: np.ndarray, options: AsrOptions) -> TranscriptResult:
         text=" ".join(s.text for s in segments),
         segments=segments,
     )
+
+
+# --- Forced alignment: the timings of words already known (as backends.whisper.align) --------------------
+
+WINDOW_SECONDS = 30.0
+MAX_TEXT_TOKENS = 400
+_PREPENDED = "\"'“¿([{-"
+_APPENDED = "\"'.。,，!！?？:：”)]}、"
+
+
+def align(audio: np.ndarray, text: str, options: AsrOptions) -> list[WordResult]:
+    """The times of the words of `text`, which `audio` (16 kHz mono float32, at most 30 s) is known to say:
+    one encoder pass and CTranslate2's alignment (the decoder over the known tokens, then dynamic time warping
+    over the alignment heads' cross-attention). Whisper's words, punctuation merged, times from the start of
+    `audio`; they concatenate to " " + text."""
+    from faster_whisper.audio import pad_or_trim
+    from faster_whisper.tokenizer import Tokenizer
+    from faster_whisper.transcribe import merge_punctuations
+
+    if len(audio) > WINDOW_SECONDS * 16_000:
+        raise ValueError(f"align takes at most {WINDOW_SECONDS:.0f} s of audio; got {len(audio) / 16_000:.1f} s")
+    loaded = load_model(options.model, options.device, options.compute_type, options.threads)
+    features = loaded.feature_extractor(audio)
+    frames = min(features.shape[-1] - 1, loaded.feature_extractor.nb_max_frames)
+    encoded = loaded.encode(pad_or_trim(features[..., : loaded.feature_extractor.nb_max_frames]))
+    language = options.language
+    if language is None and loaded.model.is_multilingual:
+        language = loaded.model.detect_language(encoded)[0][0][0][2:-2]
+    multilingual = loaded.model.is_multilingual
+    tokenizer = Tokenizer(loaded.hf_tokenizer, multilingual, task="transcribe", language=language or "en")
+    tokens = tokenizer.encode(" " + text.strip())
+    if len(tokens) > MAX_TEXT_TOKENS:
+        raise ValueError(f"align takes at most {MAX_TEXT_TOKENS} tokens of text; got {len(tokens)}")
+    if not tokens:
+        return []
+    [timings] = loaded.find_alignment(tokenizer, [tokens], encoded, frames)
+    merge_punctuations(timings, _PREPENDED, _APPENDED)
+    return [
+        WordResult(float(t["start"]), float(t["end"]), t["word"], float(t["probability"])) for t in timings if t["word"]
+    ]

@@ -46,7 +46,7 @@ from media_pipeline.stages.align import HeardWord, align_to_script
 from media_pipeline.stages.forced import Aligned, Sentence, align_sentences
 from media_pipeline.stages.guard import guard_counts, hallucination
 from media_pipeline.stages.pieces import plan_pieces
-from projects.installed import configured_whisper_model
+from projects.installed import configured_whisper_model, transcriber
 from projects.models import Paper, SourceKind
 
 VERSION = "transcribe-2"
@@ -100,7 +100,7 @@ def script_for(paper: Paper) -> SpokenScript:
 def method_for(paper: Paper, script: SpokenScript) -> str:
     """align when the narration's words and sentence spans are known, alignment is configured and the engine
     can align; recognise otherwise (uploaded audio always)."""
-    engine = get_engine(settings.PAPERCAST_TRANSCRIBER)
+    engine = get_engine(transcriber())
     if settings.PAPERCAST_NARRATION_TIMING == ALIGN and script.sentences and hasattr(engine, "align"):
         return ALIGN
     return RECOGNISE
@@ -135,7 +135,7 @@ def _fingerprint(paper: Paper, script: SpokenScript, method: str) -> str:
         if paper.source_kind == SourceKind.AUDIO:
             raise PermanentError("No audio file was uploaded for this paper. Upload the narration audio.")
         raise PermanentError("The paper has no narration yet: run the narrate stage first.")
-    engine = get_engine(settings.PAPERCAST_TRANSCRIBER)
+    engine = get_engine(transcriber())
     return fingerprint(
         VERSION, audio.name, engine.ENGINE, engine.model_identity(model_for(paper)), _params(paper, script, method)
     )
@@ -169,7 +169,7 @@ def asr_options(model: str, language: str | None) -> AsrOptions:
 
 def transcribe_samples(samples: np.ndarray, paper: Paper, progress: ProgressFn) -> Transcript:
     """Transcribe int16 samples piece by piece, with exact absolute times and a verdict on each segment."""
-    engine = get_engine(settings.PAPERCAST_TRANSCRIBER)
+    engine = get_engine(transcriber())
     pieces = plan_pieces(samples, SAMPLE_RATE, settings.PAPERCAST_TRANSCRIBE_PIECE_MINUTES * 60)
     out = Transcript(language=settings.PAPERCAST_WHISPER_LANGUAGE or "", pieces=len(pieces))
     for done, (first, end) in enumerate(pieces, start=1):
@@ -248,7 +248,7 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn, recognise: bool = Fa
         "pieces": transcript.pieces,
         "words": len(words),
         "model": model_for(paper),
-        "engine": settings.PAPERCAST_TRANSCRIBER,
+        "engine": transcriber(),
         ("dropped" if drop else "flagged"): dict(guard_counts(transcript.reasons)),
         "script_wer": round(wer, 4) if wer is not None else None,
     }
@@ -258,7 +258,7 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn, recognise: bool = Fa
 
 
 def _run_aligned(paper: Paper, fp: str, script: SpokenScript, progress: ProgressFn) -> StageResult:
-    engine = get_engine(settings.PAPERCAST_TRANSCRIBER)
+    engine = get_engine(transcriber())
     options = asr_options(model_for(paper), settings.PAPERCAST_WHISPER_LANGUAGE)
     result: list[Aligned] = []
 
@@ -300,7 +300,7 @@ def _run_aligned(paper: Paper, fp: str, script: SpokenScript, progress: Progress
             "recognised_sentences": result[0].recognised,
             "words": len(words),
             "model": model_for(paper),
-            "engine": settings.PAPERCAST_TRANSCRIBER,
+            "engine": transcriber(),
         },
     )
 
@@ -365,7 +365,7 @@ def _save(
         fence()  # a reaped attempt that is still alive writes no second transcription
         transcription = Transcription.objects.create(
             paper=paper,
-            engine=settings.PAPERCAST_TRANSCRIBER,
+            engine=transcriber(),
             model=model_for(paper),
             language=decoded.transcript.language,
             text=" ".join(w.text for _, w in words),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -73,7 +74,7 @@ def test_a_missing_model_directory_fails_clearly(project: Project, settings: Any
 def test_an_incomplete_model_directory_names_what_is_missing(project: Project, settings: Any, tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{}")
     error = _failure(project, settings, str(tmp_path))
-    assert "lacks model.bin, tokenizer.json" in error and "ct2-transformers-converter" in error
+    assert "lacks model.bin, tokenizer.json" in error and "manage.py convert_whisper" in error
 
 
 @pytest.mark.slow
@@ -221,3 +222,53 @@ def test_a_multilingual_checkpoint_converts_with_its_languages_and_mel_bins(
         and model.model.n_mels == n_mels
         and model.feature_extractor.mel_filters.shape[0] == n_mels
     )
+
+
+def test_auto_picks_faster_whisper_on_a_cpu_with_a_converted_model_and_whisper_timestamped_otherwise(
+    settings: Any, ct2_model: Path, tmp_path: Path
+) -> None:
+    from projects.installed import transcriber
+
+    settings.PAPERCAST_TRANSCRIBER = "auto"
+    settings.PAPERCAST_FASTER_WHISPER_MODEL = str(ct2_model)
+    settings.PAPERCAST_WHISPER_DEVICE = "cpu"
+    assert transcriber() == "faster-whisper"
+    settings.PAPERCAST_WHISPER_DEVICE = "cuda"  # GPUs keep whisper-timestamped
+    assert transcriber() == "whisper-timestamped"
+    settings.PAPERCAST_WHISPER_DEVICE = "cpu"
+    settings.PAPERCAST_FASTER_WHISPER_MODEL = str(tmp_path / "not-converted")  # nothing to run it with
+    assert transcriber() == "whisper-timestamped"
+    settings.PAPERCAST_FASTER_WHISPER_MODEL = ""
+    assert transcriber() == "whisper-timestamped"
+    settings.PAPERCAST_TRANSCRIBER = "whisper-timestamped"
+    settings.PAPERCAST_FASTER_WHISPER_MODEL = str(ct2_model)
+    assert transcriber() == "whisper-timestamped"  # a choice is kept
+
+
+@pytest.mark.slow
+def test_on_the_cpu_default_the_narration_is_aligned_and_a_check_recognised_by_faster_whisper(
+    project: Project, settings: Any, ct2_model: Path
+) -> None:
+    """The embedded defaults on a CPU worker: papercast's own narration is force-aligned by CTranslate2, and
+    a "check by listening" is recognised by faster-whisper; both keep the script's words."""
+    from media_pipeline import pipeline
+    from media_pipeline.selectors import spoken_script, transcription_current
+    from media_pipeline.stages.align import script_tokens
+    from tests.conftest import make_text_paper
+
+    settings.PAPERCAST_TRANSCRIBER = "auto"
+    settings.PAPERCAST_FASTER_WHISPER_MODEL = str(ct2_model)
+    paper = make_text_paper(project, "Scouts search for a new home. The swarm follows the best dancer, not the first.")
+    run_inline(paper, until="transcribe")
+    aligned = transcription_current(paper)
+    assert aligned is not None and (aligned.engine, aligned.method) == ("faster-whisper", "align")
+    words = list(aligned.words.order_by("index").values_list("start", "end", "text"))
+    assert [w for _, _, w in words] == script_tokens(spoken_script(paper))
+    assert all(a[1] <= b[0] + 1e-6 and a[0] <= a[1] for a, b in itertools.pairwise(words))
+    with pipeline.inline():
+        pipeline.check_by_listening(paper)
+        pipeline.drain()
+    heard = transcription_current(paper)
+    assert heard is not None and (heard.engine, heard.method) == ("faster-whisper", "recognise")
+    assert heard.script_wer is not None and heard.aligned_to_script  # what it heard is measured, not kept
+    assert [w for w in heard.words.order_by("index").values_list("text", flat=True)] == [w for _, _, w in words]

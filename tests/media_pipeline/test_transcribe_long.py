@@ -18,6 +18,7 @@ from media_pipeline.stages.captions import build_cues
 from media_pipeline.stages.guard import hallucination
 from media_pipeline.stages.pieces import plan_pieces
 from media_pipeline.stages.transcribe import asr_options, model_for
+from projects.installed import transcriber
 from projects.models import Project
 from tests.conftest import PIPER_VOICE, make_audio_paper, make_text_paper, run_inline
 
@@ -112,7 +113,7 @@ def test_long_audio_is_split_at_pauses_and_merged_without_losing_or_doubling_wor
     samples = np.memmap(pcm, dtype=np.int16, mode="r")
     pieces = plan_pieces(samples, SAMPLE_RATE, 120.0)
     assert len(pieces) == transcription.pieces
-    engine = get_engine(settings.PAPERCAST_TRANSCRIBER)
+    engine = get_engine(transcriber())
     one_by_one = []
     for first, end in pieces:
         result = engine.transcribe(as_float32(samples[first:end]), asr_options(model_for(paper), "en"))

@@ -61,5 +61,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  Mel bins:        {preprocessor['feature_size']}")
         self.stdout.write(f"  Alignment heads: {len(config.get('alignment_heads') or [])}, {heads}")
         self.stdout.write("  Use it with:")
-        self.stdout.write("    PAPERCAST_TRANSCRIBER=faster-whisper")
+        self.stdout.write(
+            "    PAPERCAST_TRANSCRIBER=auto (the default: faster-whisper on CPU workers) or faster-whisper"
+        )
         self.stdout.write(f"    PAPERCAST_FASTER_WHISPER_MODEL={converted.resolve()}")
