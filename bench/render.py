@@ -106,23 +106,7 @@ def main() -> int:
     print(f"{args.minutes:g} min of audio, {args.scenes} scenes, 1920x1080")
     seed_seconds = None
     if not args.skip_seed:
-        listing = io.StringIO()
-        for path in pngs:
-            listing.write(f"file '{path}'\nduration {length:.3f}\n")
-        listing.write(f"file '{pngs[-1]}'\n")
-        (work / "seed.txt").write_text(listing.getvalue())
-        started = time.monotonic()
-        subprocess.run(
-            ["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(work / "seed.txt"),
-             "-c:v", "libx264", "-pix_fmt", "yuv420p", str(work / "seed-video.mp4")],
-            check=True,
-        )  # fmt: skip
-        subprocess.run(
-            ["ffmpeg", "-v", "error", "-y", "-i", str(work / "seed-video.mp4"), "-i", str(audio), "-c:v", "copy",
-             "-c:a", "aac", "-shortest", str(work / "seed.mp4")],
-            check=True,
-        )  # fmt: skip
-        seed_seconds = time.monotonic() - started
+        seed_seconds = seed_recipe(pngs, [length] * len(pngs), audio, work)
         print(f"seed recipe (concat -safe 0, libx264 defaults, second pass for audio): {seed_seconds:8.1f} s")
 
     started = time.monotonic()
