@@ -119,6 +119,8 @@ def deployment(tmp_path: Path, s3_endpoint: str) -> Iterator[Deployment]:
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PAPERCAST_", "DATABASE_URL", "AWS_"))}
     env = {
         **inherited,
+        # The venv's programs first, as an activated venv or the systemd units' full paths give them.
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), inherited.get("PATH", "")]),
         "DJANGO_SETTINGS_MODULE": "papercast.settings",
         "PAPERCAST_SECRET_KEY": "several-machines-test-" + uuid.uuid4().hex * 2,
         "DATABASE_URL": f"{POSTGRES}/{database}",

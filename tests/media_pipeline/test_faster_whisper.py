@@ -180,10 +180,7 @@ def test_the_command_converts_and_replaces_with_force(tmp_dir: Path, capsys: pyt
     (out / "old.txt").write_text("old")
     call_command("convert_whisper", WHISPER_MODEL, str(out), "--force", "--quantization", "int8")
     printed = capsys.readouterr().out
-    assert (
-        f"PAPERCAST_FASTER_WHISPER_MODEL={out.resolve()}" in printed
-        and "PAPERCAST_TRANSCRIBER=faster-whisper" in printed
-    )
+    assert f"PAPERCAST_FASTER_WHISPER_MODEL={out.resolve()}" in printed and "PAPERCAST_TRANSCRIBER=auto" in printed
     assert "official ones of 'tiny.en'" in printed and "int8" in printed
     assert sorted(p.name for p in out.iterdir()) == [
         "config.json", "model.bin", "preprocessor_config.json", "tokenizer.json", "vocabulary.json"
