@@ -75,3 +75,27 @@ def test_on_s3_the_web_process_redirects_to_a_signed_link_instead_of_streaming(
     fetched = requests.get(link, timeout=10)
     assert fetched.status_code == 200 and fetched.content == b"\0" * 4096
     assert fetched.headers["Content-Type"] == "video/mp4"
+
+
+def test_on_s3_a_dead_attempts_unreferenced_files_are_swept_from_the_bucket(
+    project: Project, s3_storage: S3Bucket
+) -> None:
+    """The orphan sweep lists the paper's folders in the bucket (S3 has no directories, only prefixes)."""
+    from django.core.files.base import ContentFile
+
+    from media_pipeline import files, orphans, runs
+    from media_pipeline.models import Stage
+
+    paper = make_text_paper(project, "One sentence.")
+    dead = StageRun.objects.create(paper=paper, stage=Stage.RENDER, status=RunStatus.RUNNING, attempts=1)
+    folder = files.paper_folder(project.pk, paper.pk)
+    with runs.attempt(dead.pk, 1):
+        left = [
+            default_storage.save(files.generated_name(f"{folder}/video", ".mp4"), ContentFile(b"\0" * 64)),
+            default_storage.save(files.generated_name(f"{folder}/scenes/deep", ".png"), ContentFile(b"\0" * 64)),
+        ]
+    kept = default_storage.save(f"{folder}/video/notes.txt", ContentFile(b"mine"))
+    assert orphans.sweep_paper(paper) == []  # the attempt still holds its run
+    StageRun.objects.filter(pk=dead.pk).update(status=RunStatus.FAILED)
+    assert sorted(orphans.sweep_paper(paper)) == sorted(left)
+    assert not set(left) & s3_storage.object_keys() and kept in s3_storage.object_keys()
