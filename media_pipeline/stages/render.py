@@ -74,7 +74,7 @@ from projects.models import Paper, Project
 
 VERSION = "render-3"  # 3: thumbnails are the short title and a figure, never text over a slide
 name = Stage.RENDER
-ENCODER = {"preset": "veryfast", "crf": "20", "audio_bitrate": "192k", "audio_rate": "48000", "aac": "fast-lr"}
+ENCODER = {"preset": "veryfast", "crf": "20", "audio_bitrate": "192k", "audio_rate": "48000", "aac": "fast-lr-band"}
 # The duration of the file and each stream may differ from the narration's by this much (AAC priming
 # shifts everything by 21 ms when there is no edit list).
 DURATION_TOLERANCE = 0.1
@@ -195,6 +195,7 @@ def _job(paper: Paper, transcription: Transcription, chunks: list[Chunk], tmp: P
         height=project.video_height,
         audio=audio_path,
         audio_format=audio.force_format,
+        audio_rate=audio.sample_rate,
         music=_music(project, tmp),
         music_volume_db=project.music_volume_db,
         cues=cues if project.burn_captions else [],
@@ -308,6 +309,7 @@ class _Job:
     height: int
     audio: Path
     audio_format: str
+    audio_rate: int | None = None  # the narration's sample rate, as probed
     music: tuple[Path, str] | None = None
     music_volume_db: float = -20.0
     cues: list[Cue] = field(default_factory=list)  # burned into the picture (none unless the project asks)
@@ -380,13 +382,16 @@ def _encode_audio(job: _Job, out: Path) -> None:
     count = min(os.cpu_count() or 1, 4, max(1, int(job.duration // AUDIO_PIECE_SECONDS)))
     bounds = [0, *(round(total * k / count / AAC_FRAME) * AAC_FRAME for k in range(1, count)), total]
     pieces = [job.tmp / f"sound{k}.aac" for k in range(count)]
+    # A voice recorded at 22.05 kHz (piper's) holds nothing above 11 kHz: the encoder need not look there.
+    nyquist = (job.audio_rate or 0) // 2
+    band = ["-cutoff", str(nyquist)] if job.music is None and 4000 <= nyquist < 18000 else []
 
     def encode(k: int) -> list[bytes]:
         first = max(bounds[k] - PRE_ROLL * AAC_FRAME, 0) if k else 0
         ffmpeg.run_ffmpeg(
             ["-protocol_whitelist", "file", "-f", "wav", "-i", "file:" + str(mix),
              "-af", f"atrim=start_sample={first}:end_sample={bounds[k + 1]},asetpts=N/SR/TB",
-             "-c:a", "aac", "-aac_coder", "fast", "-aac_ms", "0", "-aac_is", "0", "-aac_pns", "0",
+             "-c:a", "aac", "-aac_coder", "fast", "-aac_ms", "0", "-aac_is", "0", "-aac_pns", "0", *band,
              "-profile:a", "aac_low", "-b:a", ENCODER["audio_bitrate"], "-f", "adts", "-y", "file:" + str(pieces[k])],
             what="encode the sound",
         )  # fmt: skip
