@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import sys
 import tempfile
 from pathlib import Path
@@ -24,3 +25,9 @@ def fresh_django(prefix: str = "papercast-bench-") -> Path:
 
     call_command("migrate", verbosity=0)
     return data_dir
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of the programs it ran and waited for (ffmpeg, the PDF reader)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import shutil
 import socket
 import subprocess
@@ -31,12 +30,7 @@ import time
 from pathlib import Path
 
 import requests
-from benchsetup import ROOT, fresh_django
-
-
-def cpu_seconds() -> float:
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+from benchsetup import ROOT, cpu_seconds, fresh_django
 
 
 def main() -> int:

@@ -215,8 +215,6 @@ def check_by_listening(paper: Paper, *, requested_by: User | None = None) -> Sta
     sentences a listener may mishear ("hard to follow"). The stages after it run again when its timings
     change the scenes."""
     paper = Paper.objects.select_related("project").get(pk=paper.pk)
-    if Stage.TRANSCRIBE not in stages_for(paper):
-        raise PipelineError("This paper has no transcribe stage.")
     if paper.source_kind == SourceKind.AUDIO:
         raise PipelineError("Uploaded audio is always transcribed by recognition; there is nothing to check.")
     if not paper.narration_audio:

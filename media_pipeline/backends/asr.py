@@ -64,3 +64,25 @@ def opt_float(value: object) -> float | None:
 def as_float32(samples: np.ndarray) -> np.ndarray:
     """int16 PCM (as decoded) -> float32 in [-1, 1), which every engine takes."""
     return samples.astype(np.float32) / 32768.0
+
+
+# --- Forced alignment, as both engines do it ------------------------------------------------------------
+
+ALIGN_WINDOW_SECONDS = 30.0  # whisper's input: one encoder pass covers this much audio
+ALIGN_MAX_TOKENS = 400  # the decoder's context is 448 tokens, the start sequence included
+# Punctuation whisper's word splitter leaves apart, merged into the word before (appended) or after it.
+PREPENDED_PUNCTUATION = "\"'“¿([{-"
+APPENDED_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
+
+
+def check_align_audio(audio: np.ndarray) -> None:
+    """ValueError when `audio` is longer than one alignment window (the caller splits or recognises)."""
+    if len(audio) > ALIGN_WINDOW_SECONDS * SAMPLE_RATE:
+        seconds = len(audio) / SAMPLE_RATE
+        raise ValueError(f"align takes at most {ALIGN_WINDOW_SECONDS:.0f} s of audio; got {seconds:.1f} s")
+
+
+def check_align_tokens(tokens: list[int]) -> None:
+    """ValueError when the text has more tokens than one decoder pass takes."""
+    if len(tokens) > ALIGN_MAX_TOKENS:
+        raise ValueError(f"align takes at most {ALIGN_MAX_TOKENS} tokens of text; got {len(tokens)}")

@@ -12,7 +12,17 @@ from typing import Any
 
 import numpy as np
 
-from media_pipeline.backends.asr import TEMPERATURES, AsrOptions, SegmentResult, TranscriptResult, WordResult
+from media_pipeline.backends.asr import (
+    APPENDED_PUNCTUATION,
+    PREPENDED_PUNCTUATION,
+    TEMPERATURES,
+    AsrOptions,
+    SegmentResult,
+    TranscriptResult,
+    WordResult,
+    check_align_audio,
+    check_align_tokens,
+)
 from media_pipeline.backends.errors import PermanentError, TransientError
 
 ENGINE = "faster-whisper"
@@ -112,11 +122,6 @@ def transcribe(audio: np.ndarray, options: AsrOptions) -> TranscriptResult:
 
 # --- Forced alignment: the timings of words already known (as backends.whisper.align) --------------------
 
-WINDOW_SECONDS = 30.0
-MAX_TEXT_TOKENS = 400
-_PREPENDED = "\"'“¿([{-"
-_APPENDED = "\"'.。,，!！?？:：”)]}、"
-
 
 def align(audio: np.ndarray, text: str, options: AsrOptions) -> list[WordResult]:
     """The times of the words of `text`, which `audio` (16 kHz mono float32, at most 30 s) is known to say:
@@ -127,8 +132,7 @@ def align(audio: np.ndarray, text: str, options: AsrOptions) -> list[WordResult]
     from faster_whisper.tokenizer import Tokenizer
     from faster_whisper.transcribe import merge_punctuations
 
-    if len(audio) > WINDOW_SECONDS * 16_000:
-        raise ValueError(f"align takes at most {WINDOW_SECONDS:.0f} s of audio; got {len(audio) / 16_000:.1f} s")
+    check_align_audio(audio)
     loaded = load_model(options.model, options.device, options.compute_type, options.threads)
     features = loaded.feature_extractor(audio)
     frames = min(features.shape[-1] - 1, loaded.feature_extractor.nb_max_frames)
@@ -139,12 +143,11 @@ def align(audio: np.ndarray, text: str, options: AsrOptions) -> list[WordResult]
     multilingual = loaded.model.is_multilingual
     tokenizer = Tokenizer(loaded.hf_tokenizer, multilingual, task="transcribe", language=language or "en")
     tokens = tokenizer.encode(" " + text.strip())
-    if len(tokens) > MAX_TEXT_TOKENS:
-        raise ValueError(f"align takes at most {MAX_TEXT_TOKENS} tokens of text; got {len(tokens)}")
+    check_align_tokens(tokens)
     if not tokens:
         return []
     [timings] = loaded.find_alignment(tokenizer, [tokens], encoded, frames)
-    merge_punctuations(timings, _PREPENDED, _APPENDED)
+    merge_punctuations(timings, PREPENDED_PUNCTUATION, APPENDED_PUNCTUATION)
     return [
         WordResult(float(t["start"]), float(t["end"]), t["word"], float(t["probability"])) for t in timings if t["word"]
     ]

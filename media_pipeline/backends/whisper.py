@@ -13,7 +13,18 @@ from typing import Any
 
 import numpy as np
 
-from media_pipeline.backends.asr import TEMPERATURES, AsrOptions, SegmentResult, TranscriptResult, WordResult, opt_float
+from media_pipeline.backends.asr import (
+    APPENDED_PUNCTUATION,
+    PREPENDED_PUNCTUATION,
+    TEMPERATURES,
+    AsrOptions,
+    SegmentResult,
+    TranscriptResult,
+    WordResult,
+    check_align_audio,
+    check_align_tokens,
+    opt_float,
+)
 from media_pipeline.backends.errors import PermanentError, TransientError
 
 logger = logging.getLogger(__name__)
@@ -148,11 +159,6 @@ def transcribe(audio: np.ndarray, options: AsrOptions) -> TranscriptResult:
 
 # --- Forced alignment: the timings of words already known ------------------------------------------------
 
-WINDOW_SECONDS = 30.0  # whisper's input: one encoder pass covers this much audio
-MAX_TEXT_TOKENS = 400  # the decoder's context is 448 tokens, the start sequence included
-_PREPENDED = "\"'“¿([{-"
-_APPENDED = "\"'.。,，!！?？:：”)]}、"
-
 
 def align(audio: np.ndarray, text: str, options: AsrOptions) -> list[WordResult]:
     """The times of the words of `text`, which `audio` (16 kHz mono float32, at most 30 s) is known to say:
@@ -167,8 +173,7 @@ def align(audio: np.ndarray, text: str, options: AsrOptions) -> list[WordResult]
     from whisper.timing import find_alignment, merge_punctuations
     from whisper.tokenizer import get_tokenizer
 
-    if len(audio) > WINDOW_SECONDS * 16_000:
-        raise ValueError(f"align takes at most {WINDOW_SECONDS:.0f} s of audio; got {len(audio) / 16_000:.1f} s")
+    check_align_audio(audio)
     if options.threads > 0:
         torch.set_num_threads(options.threads)
     model = load_model(options.model, options.device)
@@ -185,13 +190,12 @@ def align(audio: np.ndarray, text: str, options: AsrOptions) -> list[WordResult]
         model.is_multilingual, num_languages=model.num_languages, language=language or "en", task="transcribe"
     )
     tokens = tokenizer.encode(" " + text.strip())
-    if len(tokens) > MAX_TEXT_TOKENS:
-        raise ValueError(f"align takes at most {MAX_TEXT_TOKENS} tokens of text; got {len(tokens)}")
+    check_align_tokens(tokens)
     if not tokens:
         return []
     try:
         timings = find_alignment(model, tokenizer, tokens, segment, frames)
     except torch.cuda.OutOfMemoryError as exc:
         raise TransientError(f"The GPU ran out of memory while aligning: {exc}") from exc
-    merge_punctuations(timings, _PREPENDED, _APPENDED)
+    merge_punctuations(timings, PREPENDED_PUNCTUATION, APPENDED_PUNCTUATION)
     return [WordResult(float(t.start), float(t.end), t.word, float(t.probability)) for t in timings if t.word]
