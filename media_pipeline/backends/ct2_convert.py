@@ -100,11 +100,9 @@ def hf_key(key: str) -> str:
 
 def official_name(checkpoint: Path, model_name: str | None = None) -> str | None:
     """The official whisper model name ("tiny.en" for .../tiny.en.pt) when its alignment heads are known."""
-    import whisper
+    from media_pipeline.backends import whisper
 
-    heads: dict[str, bytes] = whisper._ALIGNMENT_HEADS
-    name = model_name or checkpoint.name.removesuffix(".pt")
-    return name if name in heads else None
+    return whisper.official_name(model_name or str(checkpoint))
 
 
 def alignment_heads(name: str, layers: int, heads: int) -> list[list[int]]:

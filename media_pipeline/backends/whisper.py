@@ -55,8 +55,8 @@ def model_identity(model: str) -> str:
     return model
 
 
-def _alignment_name(model: str) -> str | None:
-    """The official model name whose alignment heads apply ("tiny.en" for .../tiny.en.pt)."""
+def official_name(model: str) -> str | None:
+    """The official model name whose alignment heads apply ("tiny.en" for .../tiny.en.pt, or for "tiny.en")."""
     import whisper
 
     heads: dict[str, bytes] = whisper._ALIGNMENT_HEADS
@@ -91,7 +91,7 @@ def load_model(model: str, device: str) -> Any:
             raise TransientError(f"Could not load the whisper model {model!r}: {exc}") from exc
         except RuntimeError as exc:
             raise PermanentError(f"The whisper model {model!r} could not be loaded: {exc}") from exc
-        name = _alignment_name(model)
+        name = official_name(model)
         if name is not None:
             # A checkpoint loaded by path gets default heads; the official ones give accurate word times.
             loaded.set_alignment_heads(whisper._ALIGNMENT_HEADS[name])
