@@ -43,7 +43,7 @@ from media_pipeline.runs import fence
 from media_pipeline.selectors import narration_file, narration_units
 from media_pipeline.stages import ProgressFn, StageResult
 from media_pipeline.stages.align import HeardWord, align_to_script
-from media_pipeline.stages.forced import Aligned, Sentence, align_sentences
+from media_pipeline.stages.forced import Sentence, align_sentences
 from media_pipeline.stages.guard import guard_counts, hallucination
 from media_pipeline.stages.pieces import plan_pieces
 from projects.installed import configured_whisper_model, transcriber
@@ -196,6 +196,8 @@ class Transcript:
     segments: list[SegmentResult] = field(default_factory=list)
     reasons: list[str | None] = field(default_factory=list)
     engine_seconds: float = 0.0
+    windows: int = 0  # forced alignment: the passes it took, and the sentences too long for one
+    recognised_sentences: int = 0
 
 
 @dataclass
@@ -260,7 +262,6 @@ def run(paper: Paper, *, force: bool, progress: ProgressFn, recognise: bool = Fa
 def _run_aligned(paper: Paper, fp: str, script: SpokenScript, progress: ProgressFn) -> StageResult:
     engine = get_engine(transcriber())
     options = asr_options(model_for(paper), settings.PAPERCAST_WHISPER_LANGUAGE)
-    result: list[Aligned] = []
 
     def work(samples: np.ndarray) -> Transcript:
         aligned = align_sentences(
@@ -271,12 +272,15 @@ def _run_aligned(paper: Paper, fp: str, script: SpokenScript, progress: Progress
             recognise=engine.transcribe,
             progress=lambda f: progress(0.05 + 0.85 * f),
         )
-        result.append(aligned)
-        transcript = Transcript(language=settings.PAPERCAST_WHISPER_LANGUAGE or "", pieces=1)
-        transcript.segments = aligned.segments
-        transcript.reasons = [None] * len(aligned.segments)
-        transcript.engine_seconds = aligned.engine_seconds
-        return transcript
+        return Transcript(
+            language=settings.PAPERCAST_WHISPER_LANGUAGE or "",
+            pieces=1,
+            segments=aligned.segments,
+            reasons=[None] * len(aligned.segments),
+            engine_seconds=aligned.engine_seconds,
+            windows=aligned.windows,
+            recognised_sentences=aligned.recognised,
+        )
 
     decoded = _decode(paper, progress, work)
     _sanitize(decoded.transcript.segments, decoded.duration)
@@ -296,8 +300,8 @@ def _run_aligned(paper: Paper, fp: str, script: SpokenScript, progress: Progress
             "audio_seconds": round(decoded.duration, 3),
             "engine_seconds": round(seconds, 3),
             "real_time_factor": round(seconds / decoded.duration, 4) if decoded.duration else None,
-            "windows": result[0].windows,
-            "recognised_sentences": result[0].recognised,
+            "windows": decoded.transcript.windows,
+            "recognised_sentences": decoded.transcript.recognised_sentences,
             "words": len(words),
             "model": model_for(paper),
             "engine": transcriber(),
